@@ -1,0 +1,91 @@
+# agentcost: run `make help` for the targets.
+
+SHELL        := /usr/bin/env bash
+.SHELLFLAGS  := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+GO           ?= go
+BIN          := $(CURDIR)/bin
+OCB_VERSION  := v0.165.0
+CH_DIR       ?= $(CURDIR)/.clickhouse
+CH_TCP_PORT  ?= 9000
+CH_HTTP_PORT ?= 8123
+export AGENTCOST_CLICKHOUSE_DSN ?= clickhouse://127.0.0.1:$(CH_TCP_PORT)/default
+CHLOCAL      := $(BIN)/chlocal -dir $(CH_DIR) -tcp-port $(CH_TCP_PORT) -http-port $(CH_HTTP_PORT)
+TEST_FLAGS   ?= -race -count=1 -timeout 30m
+BENCH        ?= .
+BENCH_FLAGS  ?= -run '^$$' -bench '$(BENCH)' -benchmem -count 6
+
+.PHONY: help
+help: ## List the targets with what they do.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(BIN)/chlocal: $(wildcard cmd/chlocal/*.go) go.mod
+	$(GO) build -o $@ ./cmd/chlocal
+
+$(BIN)/builder:
+	GOBIN=$(BIN) $(GO) install go.opentelemetry.io/collector/cmd/builder@$(OCB_VERSION)
+
+$(BIN)/mdatagen: tools/go.mod tools/go.sum
+	cd tools && $(GO) build -o $(BIN)/mdatagen go.opentelemetry.io/collector/cmd/mdatagen
+
+.PHONY: tools
+tools: $(BIN)/chlocal $(BIN)/builder $(BIN)/mdatagen ## Build the launcher and install the pinned ocb and mdatagen into ./bin.
+
+.PHONY: clickhouse
+clickhouse: $(BIN)/chlocal ## Start the local ClickHouse (fetched once with npm; no-op when one answers).
+	$(CHLOCAL) start
+
+.PHONY: clickhouse-stop
+clickhouse-stop: $(BIN)/chlocal ## Stop the local ClickHouse and free its ports.
+	$(CHLOCAL) stop
+
+.PHONY: clickhouse-status
+clickhouse-status: $(BIN)/chlocal ## Say whether the local ClickHouse answers, and its version.
+	$(CHLOCAL) status
+
+.PHONY: fmt-check
+fmt-check: ## Fail when gofmt would change a file.
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^dist/') 2>&1); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+.PHONY: vet
+vet: ## Run go vet.
+	$(GO) vet ./...
+
+.PHONY: test
+test: clickhouse vet fmt-check ## Start ClickHouse if needed, then vet, gofmt check and go test -race ./... against it.
+	$(GO) test $(TEST_FLAGS) ./...
+
+.PHONY: test-short
+test-short: ## Unit tests only (no ClickHouse needed: its tests skip outside CI).
+	$(GO) test -short -count=1 ./...
+
+.PHONY: bench
+bench: clickhouse ## Run the Go benchmarks (BENCH=regexp to select); compare runs with benchstat.
+	$(GO) test $(BENCH_FLAGS) ./...
+
+.PHONY: generate
+generate: $(BIN)/mdatagen ## Regenerate internal/metadata with mdatagen v0.159.0 and fail on drift.
+	@for f in $$(git ls-files '*metadata.yaml'); do \
+		echo "mdatagen $$f"; (cd $$(dirname $$f) && $(BIN)/mdatagen metadata.yaml); \
+	done
+	@gofmt -w $$(git ls-files '*.go') >/dev/null
+	@if [ -n "$$(git status --porcelain -- '*internal/metadata*' '*generated_*')" ]; then \
+		echo "generated files drifted from metadata.yaml; commit them:"; \
+		git status --porcelain -- '*internal/metadata*' '*generated_*'; exit 1; fi
+
+.PHONY: build
+build: $(BIN)/builder ## Build the otelcol-agentcost collector with ocb into ./dist.
+	$(BIN)/builder --config builder-config.yaml
+	@./dist/otelcol-agentcost --version
+
+.PHONY: demo
+demo: ## End-to-end demo (coming with the end-to-end issue; prints what it will do).
+	@echo "make demo is coming: it will build the collector, start the local ClickHouse,"
+	@echo "run the agent traffic simulator and print spend by team, agent and model."
+	@echo "Today: 'make clickhouse' and 'make build' work; see README.md."
+
+.PHONY: clean
+clean: ## Remove build output (./bin, ./dist); keeps ClickHouse data.
+	rm -rf $(BIN) ./dist

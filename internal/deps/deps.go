@@ -1,0 +1,40 @@
+//go:build tools
+
+// Package deps pins modules before their first real use.
+package deps
+
+import (
+	_ "github.com/ClickHouse/clickhouse-go/v2"
+	_ "github.com/stretchr/testify/require"
+	_ "go.opentelemetry.io/collector/component"
+	_ "go.opentelemetry.io/collector/component/componenttest"
+	_ "go.opentelemetry.io/collector/config/confighttp"
+	_ "go.opentelemetry.io/collector/config/configopaque"
+	_ "go.opentelemetry.io/collector/config/configoptional"
+	_ "go.opentelemetry.io/collector/config/configretry"
+	_ "go.opentelemetry.io/collector/config/configtls"
+	_ "go.opentelemetry.io/collector/confmap"
+	_ "go.opentelemetry.io/collector/confmap/confmaptest"
+	_ "go.opentelemetry.io/collector/consumer"
+	_ "go.opentelemetry.io/collector/consumer/consumererror"
+	_ "go.opentelemetry.io/collector/consumer/consumertest"
+	_ "go.opentelemetry.io/collector/exporter"
+	_ "go.opentelemetry.io/collector/exporter/exporterhelper"
+	_ "go.opentelemetry.io/collector/exporter/exportertest"
+	_ "go.opentelemetry.io/collector/extension"
+	_ "go.opentelemetry.io/collector/extension/extensiontest"
+	_ "go.opentelemetry.io/collector/otelcol"
+	_ "go.opentelemetry.io/collector/otelcol/otelcoltest"
+	_ "go.opentelemetry.io/collector/pdata/ptrace"
+	_ "go.opentelemetry.io/collector/processor"
+	_ "go.opentelemetry.io/collector/processor/processorhelper"
+	_ "go.opentelemetry.io/collector/processor/processortest"
+	_ "go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	_ "go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	_ "go.opentelemetry.io/otel/metric"
+	_ "go.opentelemetry.io/otel/sdk/trace"
+	_ "go.opentelemetry.io/otel/semconv/v1.41.0"
+	_ "go.opentelemetry.io/otel/trace"
+	_ "go.uber.org/zap"
+	_ "go.yaml.in/yaml/v3"
+)
