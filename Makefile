@@ -11,7 +11,7 @@ CH_DIR       ?= $(CURDIR)/.clickhouse
 CH_TCP_PORT  ?= 9000
 CH_HTTP_PORT ?= 8123
 export AGENTCOST_CLICKHOUSE_DSN ?= clickhouse://127.0.0.1:$(CH_TCP_PORT)/default
-CHLOCAL      := $(BIN)/chlocal -dir $(CH_DIR) -tcp-port $(CH_TCP_PORT) -http-port $(CH_HTTP_PORT)
+CH_FLAGS     := -dir $(CH_DIR) -tcp-port $(CH_TCP_PORT) -http-port $(CH_HTTP_PORT)
 TEST_FLAGS   ?= -race -count=1 -timeout 30m
 BENCH        ?= .
 BENCH_FLAGS  ?= -run '^$$' -bench '$(BENCH)' -benchmem -count 6
@@ -34,15 +34,15 @@ tools: $(BIN)/chlocal $(BIN)/builder $(BIN)/mdatagen ## Build the launcher and i
 
 .PHONY: clickhouse
 clickhouse: $(BIN)/chlocal ## Start the local ClickHouse (fetched once with npm; no-op when one answers).
-	$(CHLOCAL) start
+	$(BIN)/chlocal start $(CH_FLAGS)
 
 .PHONY: clickhouse-stop
 clickhouse-stop: $(BIN)/chlocal ## Stop the local ClickHouse and free its ports.
-	$(CHLOCAL) stop
+	$(BIN)/chlocal stop $(CH_FLAGS)
 
 .PHONY: clickhouse-status
 clickhouse-status: $(BIN)/chlocal ## Say whether the local ClickHouse answers, and its version.
-	$(CHLOCAL) status
+	$(BIN)/chlocal status $(CH_FLAGS)
 
 .PHONY: fmt-check
 fmt-check: ## Fail when gofmt would change a file.
