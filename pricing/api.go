@@ -14,12 +14,12 @@ import (
 // its own is billed at its parent's price; a part larger than its parent is a
 // usage error.
 type Usage struct {
-	InputTokens, CacheReadTokens, CacheWriteTokens, CacheWrite1hTokens uint64
-	OutputTokens, ReasoningTokens                                      uint64
+	InputTokens, CacheReadTokens, CacheWriteTokens, CacheWrite1hTokens       uint64
+	OutputTokens, ReasoningTokens                                            uint64
 	InputAudioTokens, OutputAudioTokens, InputImageTokens, OutputImageTokens uint64
-	Requests    uint64 // number of requests; 0 means 1 (one span = one call)
-	WebSearches uint64
-	ToolCalls   uint64
+	Requests                                                                 uint64 // number of requests; 0 means 1 (one span = one call)
+	WebSearches                                                              uint64
+	ToolCalls                                                                uint64
 }
 
 // Query says what to price: which provider and model, under which
@@ -109,10 +109,10 @@ type Result struct {
 	// image input included); Output excludes reasoning; Other holds per
 	// request, web search and tool call fees.
 	Input, CacheRead, CacheWrite, Output, Reasoning, Other, Total Money
-	Currency                                                       string // "USD"
-	Provider, Model, PriceID                                       string // catalog ids of what was used
-	Match                                                          MatchKind
-	CatalogVersion                                                 string
+	Currency                                                      string // "USD"
+	Provider, Model, PriceID                                      string // catalog ids of what was used
+	Match                                                         MatchKind
+	CatalogVersion                                                string
 }
 
 // Catalog is an immutable, validated price catalog, safe for concurrent use.
