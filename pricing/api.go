@@ -14,12 +14,21 @@ import (
 // its own is billed at its parent's price; a part larger than its parent is a
 // usage error.
 type Usage struct {
-	InputTokens, CacheReadTokens, CacheWriteTokens, CacheWrite1hTokens       uint64
-	OutputTokens, ReasoningTokens                                            uint64
+	InputTokens, CacheReadTokens, CacheWriteTokens, CacheWrite1hTokens uint64
+	OutputTokens, ReasoningTokens                                      uint64
+
 	InputAudioTokens, OutputAudioTokens, InputImageTokens, OutputImageTokens uint64
-	Requests                                                                 uint64 // number of requests; 0 means 1 (one span = one call)
-	WebSearches                                                              uint64
-	ToolCalls                                                                uint64
+
+	Requests    uint64 // number of requests; 0 means 1 (one span = one call)
+	WebSearches uint64 // web search calls
+	ToolCalls   uint64 // other billable tool calls
+
+	// Finer parts, all optional: cache reads of audio/image input (parts of
+	// both CacheReadTokens and the modality's input), video tokens, and
+	// file-search (storage search) calls.
+	CacheAudioReadTokens, CacheImageReadTokens uint64
+	InputVideoTokens, OutputVideoTokens        uint64
+	FileSearches                               uint64
 }
 
 // Query says what to price: which provider and model, under which
