@@ -1,6 +1,11 @@
 package pricing
 
 import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
 	"sync"
 	"time"
 )
@@ -110,25 +115,56 @@ func (k MatchKind) String() string {
 // and Other.
 type Result struct {
 	Status Status
-	// Reason is a short stable code when Status is not StatusPriced:
-	// "unknown_provider", "unknown_model", "no_price_in_effect",
-	// "cache_exceeds_input", "reasoning_exceeds_output", ...; "" when priced.
+	// Reason is a short stable code when Status is not StatusPriced; "" when
+	// priced. Unpriced: "unknown_provider", "unknown_model",
+	// "no_price_in_effect", "no_supported_price". Usage errors:
+	// "cache_read_exceeds_input", "cache_write_exceeds_input",
+	// "cache_exceeds_input", "cache_write_1h_exceeds_cache_write",
+	// "reasoning_exceeds_output", "modalities_exceed_input",
+	// "modalities_exceed_output", "cache_audio_read_exceeds_parent",
+	// "cache_image_read_exceeds_parent", "parts_exceed_parent".
 	Reason string
-	// Cost components. Input is the uncached, non-cache-write input (audio and
-	// image input included); Output excludes reasoning; Other holds per
-	// request, web search and tool call fees.
+
+	// Cost components, each the cost of the tokens of that kind, whatever
+	// price applied: Input is the input that is neither a cache read nor a
+	// cache write (audio, image and video input included); CacheRead and
+	// CacheWrite the cache parts (1 h writes included); Output the output
+	// that is not reasoning; Reasoning the reasoning tokens (at the output
+	// price when they have none of their own); Other the per-request, web
+	// search, file search and tool call fees. Total is their exact sum.
 	Input, CacheRead, CacheWrite, Output, Reasoning, Other, Total Money
-	Currency                                                      string // "USD"
-	Provider, Model, PriceID                                      string // catalog ids of what was used
-	Match                                                         MatchKind
-	CatalogVersion                                                string
+
+	Currency string // "USD"
+
+	// Provider, Model and PriceID are the catalog ids of what was used.
+	// Provider is set when known even if the model is not.
+	Provider, Model, PriceID string
+
+	Match          MatchKind // how the model name was resolved
+	CatalogVersion string    // Catalog.Version of the catalog used
+
+	// ConditionFallback is true when the requested service tier or batch had
+	// no price of its own and the standard price was used.
+	ConditionFallback bool
 }
 
 // Catalog is an immutable, validated price catalog, safe for concurrent use.
+// Build one with Default, Load or Parse.
 type Catalog struct {
-	version string
-	cache   sync.Map
+	version    string
+	providers  []*provider
+	provByName map[string]*provider
+	serverPats []provPattern
+	modelPats  []provPattern
+	merged     *File
+	cache      resolveCache
 }
+
+//go:embed catalog/default.yaml
+var defaultYAML []byte
+
+// DefaultYAML returns the embedded default catalog file.
+func DefaultYAML() []byte { return defaultYAML }
 
 var (
 	defaultOnce sync.Once
@@ -138,34 +174,117 @@ var (
 
 // Default returns the catalog embedded in the binary, parsed once and cached.
 func Default() (*Catalog, error) {
-	defaultOnce.Do(func() { defaultCat, defaultErr = Parse() })
+	defaultOnce.Do(func() { defaultCat, defaultErr = Parse(defaultYAML) })
 	return defaultCat, defaultErr
 }
 
 // Load returns the default catalog with the user catalog files at paths
-// layered over it, in order (a later file overrides an earlier one).
-func Load(paths ...string) (*Catalog, error) { return Parse() }
+// layered over it, in order (a later file overrides an earlier one). See
+// SCHEMA.md for the layering rules.
+func Load(paths ...string) (*Catalog, error) {
+	if len(paths) == 0 {
+		return Default()
+	}
+	layers := make([][]byte, 0, len(paths)+1)
+	layers = append(layers, defaultYAML)
+	for _, path := range paths {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("load pricing catalog %q: %w", path, err)
+		}
+		layers = append(layers, b)
+	}
+	c, err := Parse(layers...)
+	if err != nil {
+		return nil, fmt.Errorf("load pricing catalog %q: %w", paths, err)
+	}
+	return c, nil
+}
 
 // Parse builds a catalog from YAML layers; the first layer is the base and
-// each later layer is merged over it.
-func Parse(layers ...[]byte) (*Catalog, error) { return &Catalog{}, nil }
+// each later layer is merged over it. The result is validated (see Validate);
+// a catalog with problems is an error.
+func Parse(layers ...[]byte) (*Catalog, error) {
+	if len(layers) == 0 {
+		return nil, fmt.Errorf("%w: no catalog layers", ErrInvalidCatalog)
+	}
+	files := make([]*File, 0, len(layers))
+	for i, l := range layers {
+		f, err := ParseFile(l)
+		if err != nil {
+			return nil, fmt.Errorf("%w: layer %d: %w", ErrInvalidCatalog, i, err)
+		}
+		files = append(files, f)
+	}
+	c, err := compile(mergeLayers(files), contentHash(layers))
+	if err != nil {
+		return nil, err
+	}
+	if problems := c.Validate(); len(problems) > 0 {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidCatalog, errors.Join(problems...))
+	}
+	return c, nil
+}
 
-// Version returns the catalog's content hash, carried on every Result.
+// Version returns the catalog's content hash ("sha256:" and 16 hex digits),
+// carried on every Result.
 func (c *Catalog) Version() string { return c.version }
 
 // Price prices usage u for query q. It never panics and never returns a
 // silent zero: an unknown provider or model gives StatusUnpriced with a
-// Reason. For a model already resolved once it does not allocate.
+// Reason, an inconsistent usage gives StatusUsageError. For a model already
+// resolved once it does not allocate.
 func (c *Catalog) Price(q Query, u Usage) Result {
-	return Result{Status: StatusUnpriced, Reason: "unknown_provider", Currency: "USD", CatalogVersion: c.version}
+	r := Result{Status: StatusUnpriced, Currency: "USD", CatalogVersion: c.version}
+	res := c.resolve(&q)
+	if res.prov != nil {
+		r.Provider = res.prov.id
+	}
+	if res.m == nil {
+		r.Reason = res.reason
+		return r
+	}
+	r.Provider, r.Model, r.Match = res.m.prov.id, res.m.id, res.kind
+	v := usageValues(&u)
+	if reason := checkUsage(&v); reason != "" {
+		r.Status, r.Reason = StatusUsageError, reason
+		return r
+	}
+	p, fellBack := selectPrice(res.m, &q)
+	if p == nil {
+		r.Reason = "no_price_in_effect"
+		return r
+	}
+	r.PriceID, r.ConditionFallback = p.id, fellBack
+	if p.priced == 0 {
+		r.Reason = "no_supported_price"
+		return r
+	}
+	r.Status = StatusPriced
+	compute(p, &v, &r)
+	return r
 }
 
-// ToolPrice returns the per-call fee of a provider's tool at time at, if the
-// catalog has one.
+// ToolPrice returns the per-call fee of a provider's tool (e.g. "web_search")
+// if the catalog has one. The provider name is normalized like
+// NormalizeProvider; at is reserved for dated tool fees.
 func (c *Catalog) ToolPrice(provider, tool string, at time.Time) (price Money, priceID string, ok bool) {
-	return Money{}, "", false
+	p := c.providerByName(provider)
+	if p == nil || p.tools == nil {
+		return Money{}, "", false
+	}
+	f, ok := p.tools[tool]
+	if !ok {
+		f, ok = p.tools[strings.ToLower(tool)]
+	}
+	return f.price, f.id, ok
 }
 
 // NormalizeProvider maps a gen_ai.provider.name or legacy gen_ai.system value
 // to the catalog's provider id; "" if unknown.
-func (c *Catalog) NormalizeProvider(name string) string { return "" }
+func (c *Catalog) NormalizeProvider(name string) string {
+	if p := c.providerByName(name); p != nil {
+		return p.id
+	}
+	return ""
+}
