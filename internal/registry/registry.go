@@ -125,7 +125,6 @@ func Parse(b []byte) (*Registry, error) {
 	return r, nil
 }
 
-
 // Load reads and parses the registry file at path.
 func Load(path string) (*Registry, error) {
 	b, err := os.ReadFile(path)

@@ -10,7 +10,6 @@ import (
 	"go.uber.org/zap"
 )
 
-
 // Watcher keeps the registry from a file current. It polls the file's size,
 // modification time and content; a changed file that fails to parse keeps
 // the last good registry and is reported through OnReload.
