@@ -1,0 +1,171 @@
+package agentcostbudgetextension
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/shopspring/decimal"
+
+	"github.com/agentcost/agentcost/pricing"
+)
+
+// ledger reads budget spend from the agentcost_clickhouse exporter's cost
+// table and keeps fired alerts in a small table of its own.
+type ledger struct {
+	conn        driver.Conn
+	db          string
+	costTable   string // quoted `db`.`{prefix}cost_events`
+	alertTable  string // quoted `db`.`{prefix}budget_alerts`
+	alertsReady atomic.Bool
+}
+
+func quoteIdent(s string) string { return "`" + s + "`" }
+
+func openLedger(cfg ClickHouseConfig) (*ledger, error) {
+	opts, err := clickhouse.ParseDSN(cfg.Endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse.endpoint %q: %w", cfg.Endpoint, err)
+	}
+	if cfg.Username != "" {
+		opts.Auth.Username = cfg.Username
+	}
+	if cfg.Password != "" {
+		opts.Auth.Password = string(cfg.Password)
+	}
+	opts.DialTimeout = cfg.Timeout
+	opts.ReadTimeout = cfg.Timeout
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("open clickhouse %q: %w", cfg.Endpoint, err)
+	}
+	db := quoteIdent(cfg.Database)
+	return &ledger{
+		conn:       conn,
+		db:         cfg.Database,
+		costTable:  db + "." + quoteIdent(cfg.TablePrefix+"cost_events"),
+		alertTable: db + "." + quoteIdent(cfg.TablePrefix+"budget_alerts"),
+	}, nil
+}
+
+func (l *ledger) close() error { return l.conn.Close() }
+
+// alertsTableDDL (version 1) is the fired-alerts table. ReplacingMergeTree
+// keeps one row per budget, window, kind and threshold however many
+// replicas insert it; rows expire 400 days after firing.
+const alertsTableDDL = `CREATE TABLE IF NOT EXISTS %s (
+    budget       String,
+    window_start DateTime64(3, 'UTC'),
+    kind         LowCardinality(String),
+    threshold    Float64,
+    spend        Decimal(38, 12),
+    limit_usd    Decimal(38, 12),
+    fired_at     DateTime64(3, 'UTC'),
+    replica      String
+) ENGINE = ReplacingMergeTree(fired_at)
+ORDER BY (budget, window_start, kind, threshold)
+TTL toDateTime(fired_at) + INTERVAL 400 DAY`
+
+func (l *ledger) ensureAlertsTable(ctx context.Context) error {
+	if err := l.conn.Exec(ctx, fmt.Sprintf(alertsTableDDL, l.alertTable)); err != nil {
+		return fmt.Errorf("create alerts table %s: %w", l.alertTable, err)
+	}
+	return nil
+}
+
+const chTimeLayout = "2006-01-02 15:04:05.000000000"
+
+func chTime(t time.Time) string { return t.UTC().Format(chTimeLayout) }
+
+// sumQuery builds the parameterised spend query for a scope over
+// [from, to): identifiers are fixed column names, every value a parameter.
+func sumQuery(table string, sc scope) (string, clickhouse.Parameters) {
+	var b strings.Builder
+	params := clickhouse.Parameters{}
+	b.WriteString("SELECT toString(sum(total_cost)) FROM ")
+	b.WriteString(table)
+	b.WriteString(" WHERE event_time >= {from:DateTime64(9, 'UTC')} AND event_time < {to:DateTime64(9, 'UTC')}")
+	for i, sel := range sc {
+		name := fmt.Sprintf("p%d", i)
+		col := quoteIdent(ledgerColumns[sel.field])
+		if sel.glob {
+			fmt.Fprintf(&b, " AND %s LIKE {%s:String}", col, name)
+			params[name] = likePattern(sel.pattern)
+		} else {
+			fmt.Fprintf(&b, " AND %s = {%s:String}", col, name)
+			params[name] = sel.pattern
+		}
+	}
+	return b.String(), params
+}
+
+// sum returns the ledger's spend for sc over [from, to).
+func (l *ledger) sum(ctx context.Context, sc scope, from, to time.Time) (pricing.Money, error) {
+	q, params := sumQuery(l.costTable, sc)
+	params["from"] = chTime(from)
+	params["to"] = chTime(to)
+	var s string
+	if err := l.conn.QueryRow(clickhouse.Context(ctx, clickhouse.WithParameters(params)), q).Scan(&s); err != nil {
+		return pricing.Money{}, fmt.Errorf("sum spend from %s: %w", l.costTable, err)
+	}
+	m, err := pricing.ParseMoney(s)
+	if err != nil {
+		return pricing.Money{}, fmt.Errorf("sum spend from %s: %w", l.costTable, err)
+	}
+	return m, nil
+}
+
+// firedRow is a persisted alert.
+type firedRow struct {
+	kind      string
+	threshold float64
+	firedAt   time.Time
+}
+
+// fired returns the alerts persisted for a budget's window; for rolling
+// windows (windowKey at the epoch) only those fired since `since`.
+func (l *ledger) fired(ctx context.Context, budget string, windowKey, since time.Time) ([]firedRow, error) {
+	q := "SELECT kind, threshold, max(fired_at) FROM " + l.alertTable +
+		" WHERE budget = {budget:String} AND window_start = {ws:DateTime64(3, 'UTC')} AND fired_at >= {since:DateTime64(3, 'UTC')}" +
+		" GROUP BY kind, threshold ORDER BY kind, threshold"
+	params := clickhouse.Parameters{"budget": budget, "ws": chTime(windowKey), "since": chTime(since)}
+	rows, err := l.conn.Query(clickhouse.Context(ctx, clickhouse.WithParameters(params)), q)
+	if err != nil {
+		return nil, fmt.Errorf("read fired alerts from %s: %w", l.alertTable, err)
+	}
+	defer rows.Close()
+	var out []firedRow
+	for rows.Next() {
+		var r firedRow
+		if err := rows.Scan(&r.kind, &r.threshold, &r.firedAt); err != nil {
+			return nil, fmt.Errorf("read fired alerts from %s: %w", l.alertTable, err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func moneyDecimal(m pricing.Money) decimal.Decimal {
+	return decimal.NewFromBigInt(m.BigInt(), -pricing.MoneyScale)
+}
+
+// record persists an alert or a resumption.
+func (l *ledger) record(ctx context.Context, ev alertEvent) error {
+	batch, err := l.conn.PrepareBatch(ctx, "INSERT INTO "+l.alertTable+" (budget, window_start, kind, threshold, spend, limit_usd, fired_at, replica)")
+	if err != nil {
+		return fmt.Errorf("record alert in %s: %w", l.alertTable, err)
+	}
+	if err := batch.Append(ev.Budget, ev.windowKey.UTC(), ev.Kind, ev.Threshold, moneyDecimal(ev.Spend),
+		moneyDecimal(ev.Limit), ev.FiredAt.UTC(), ev.Replica); err != nil {
+		_ = batch.Abort()
+		return fmt.Errorf("record alert in %s: %w", l.alertTable, err)
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("record alert in %s: %w", l.alertTable, err)
+	}
+	return nil
+}

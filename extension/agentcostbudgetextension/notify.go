@@ -1,0 +1,242 @@
+package agentcostbudgetextension
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/agentcost/agentcost/extension/agentcostbudgetextension/internal/metadata"
+)
+
+// dispatcher persists alerts to the ledger and fans them out to the
+// notifiers, off the hot path: evaluate enqueues, one goroutine persists and
+// logs, and each webhook has its own queue and retrying sender.
+type dispatcher struct {
+	ctx    context.Context
+	ext    *budgetExtension
+	logger *zap.Logger
+	tel    *metadata.TelemetryBuilder
+	log    bool
+	hooks  []*webhook
+
+	mu     sync.RWMutex
+	closed bool
+	in     chan queued
+	wg     sync.WaitGroup
+}
+
+type queued struct {
+	ev     alertEvent
+	notify bool
+}
+
+func newDispatcher(ctx context.Context, cfg *Config, host component.Host, ts component.TelemetrySettings, tel *metadata.TelemetryBuilder, ext *budgetExtension) (*dispatcher, error) {
+	d := &dispatcher{ctx: ctx, ext: ext, logger: ts.Logger, tel: tel, log: cfg.Notifiers.Log,
+		in: make(chan queued, cfg.Notifiers.QueueSize)}
+	for i := range cfg.Notifiers.Webhooks {
+		wc := &cfg.Notifiers.Webhooks[i]
+		client, err := wc.ToClient(ctx, host.GetExtensions(), ts)
+		if err != nil {
+			return nil, fmt.Errorf("notifiers.webhooks[%d] %q: %w", i, wc.Name, err)
+		}
+		h := &webhook{cfg: wc, client: client, logger: ts.Logger, tel: tel, queue: make(chan alertEvent, cfg.Notifiers.QueueSize),
+			attrs: metric.WithAttributeSet(attribute.NewSet(attribute.String("notifier", "webhook:"+wc.Name)))}
+		d.hooks = append(d.hooks, h)
+		d.wg.Add(1)
+		go func() { defer d.wg.Done(); h.run(ctx) }()
+	}
+	d.wg.Add(1)
+	go func() { defer d.wg.Done(); d.run() }()
+	return d, nil
+}
+
+var (
+	attrLog        = metric.WithAttributeSet(attribute.NewSet(attribute.String("notifier", "log")))
+	attrClickHouse = metric.WithAttributeSet(attribute.NewSet(attribute.String("notifier", "clickhouse")))
+)
+
+// notify persists and delivers an alert.
+func (d *dispatcher) notify(ev alertEvent) { d.enqueue(queued{ev: ev, notify: true}) }
+
+// persist only records an event (a resumption) in the ledger.
+func (d *dispatcher) persist(ev alertEvent) { d.enqueue(queued{ev: ev}) }
+
+func (d *dispatcher) enqueue(q queued) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.closed {
+		return
+	}
+	select {
+	case d.in <- q:
+	default:
+		d.logger.Warn("budget alert queue full; alert dropped", zap.String("budget", q.ev.Budget), zap.String("kind", q.ev.Kind))
+		d.tel.AgentcostBudgetAlertsFailed.Add(d.ctx, 1, attrLog)
+	}
+}
+
+func (d *dispatcher) run() {
+	for q := range d.in {
+		if l := d.ext.ledger; l != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), d.ext.cfg.ClickHouse.Timeout)
+			if err := l.record(ctx, q.ev); err != nil {
+				d.logger.Warn("budget alert not persisted; it may fire again after a restart",
+					zap.String("budget", q.ev.Budget), zap.String("kind", q.ev.Kind), zap.Error(err))
+				d.tel.AgentcostBudgetAlertsFailed.Add(context.Background(), 1, attrClickHouse)
+			}
+			cancel()
+		}
+		if !q.notify {
+			continue
+		}
+		if d.log {
+			d.logger.Warn("budget alert",
+				zap.String("budget", q.ev.Budget), zap.String("kind", q.ev.Kind), zap.Float64("threshold", q.ev.Threshold),
+				zap.Stringer("spend", q.ev.Spend), zap.Stringer("limit", q.ev.Limit), zap.String("action", q.ev.Action),
+				zap.String("window", q.ev.Window), zap.Time("window_start", q.ev.WindowStart),
+				zap.Time("projected_exhaustion", q.ev.ProjectedExhaustion))
+			d.tel.AgentcostBudgetAlertsSent.Add(context.Background(), 1, attrLog)
+		}
+		for _, h := range d.hooks {
+			select {
+			case h.queue <- q.ev:
+			default:
+				d.logger.Warn("webhook queue full; alert dropped", zap.String("webhook", h.cfg.Name), zap.String("budget", q.ev.Budget))
+				d.tel.AgentcostBudgetAlertsFailed.Add(context.Background(), 1, h.attrs)
+			}
+		}
+	}
+	for _, h := range d.hooks {
+		close(h.queue)
+	}
+}
+
+// close stops accepting alerts, drains what is queued (webhook retries are
+// cut short by the cancelled run context) and waits for the senders.
+func (d *dispatcher) close() {
+	d.mu.Lock()
+	if !d.closed {
+		d.closed = true
+		close(d.in)
+	}
+	d.mu.Unlock()
+	d.wg.Wait()
+}
+
+// webhook posts alerts to one endpoint with retries and optional signature.
+type webhook struct {
+	cfg    *WebhookConfig
+	client *http.Client
+	logger *zap.Logger
+	tel    *metadata.TelemetryBuilder
+	queue  chan alertEvent
+	attrs  metric.MeasurementOption
+}
+
+func (h *webhook) run(ctx context.Context) {
+	for ev := range h.queue {
+		if err := h.deliver(ctx, ev); err != nil {
+			h.logger.Warn("webhook alert not delivered", zap.String("webhook", h.cfg.Name), zap.String("budget", ev.Budget), zap.Error(err))
+			h.tel.AgentcostBudgetAlertsFailed.Add(context.Background(), 1, h.attrs)
+			continue
+		}
+		h.tel.AgentcostBudgetAlertsSent.Add(context.Background(), 1, h.attrs)
+	}
+}
+
+// payload renders an alert in the webhook's format.
+func payload(format string, ev alertEvent) ([]byte, error) {
+	if format == FormatSlack {
+		return json.Marshal(map[string]string{"text": slackText(ev)})
+	}
+	return json.Marshal(ev)
+}
+
+func slackText(ev alertEvent) string {
+	switch ev.Kind {
+	case kindProjected:
+		return fmt.Sprintf(":hourglass: Budget *%s* is projected to reach its limit of $%s at %s (spend $%s, %.0f%%, window %s).",
+			ev.Budget, ev.Limit, ev.ProjectedExhaustion.UTC().Format(time.RFC3339), ev.Spend, ev.Utilization*100, ev.Window)
+	default:
+		return fmt.Sprintf(":warning: Budget *%s* crossed %g%% of its limit: $%s of $%s (action %s, window %s).",
+			ev.Budget, ev.Threshold*100, ev.Spend, ev.Limit, ev.Action, ev.Window)
+	}
+}
+
+// Sign returns the signature header value for body: "sha256=" and the hex
+// HMAC-SHA256 of the body under secret. Receivers recompute it to verify.
+func Sign(secret, body []byte) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// errPermanent marks an answer that retrying cannot fix.
+type errPermanent struct{ error }
+
+func (h *webhook) deliver(ctx context.Context, ev alertEvent) error {
+	body, err := payload(h.cfg.Format, ev)
+	if err != nil {
+		return fmt.Errorf("encode alert: %w", err)
+	}
+	wait := h.cfg.InitialInterval
+	var last error
+	for attempt := 0; attempt <= h.cfg.MaxRetries; attempt++ {
+		if attempt > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return fmt.Errorf("gave up after %d attempts (shutting down): %w", attempt, last)
+			case <-t.C:
+			}
+			wait = min(2*wait, h.cfg.MaxInterval)
+		}
+		last = h.post(ctx, body)
+		if last == nil {
+			return nil
+		}
+		if _, ok := last.(errPermanent); ok {
+			return last
+		}
+	}
+	return fmt.Errorf("gave up after %d attempts: %w", h.cfg.MaxRetries+1, last)
+}
+
+func (h *webhook) post(ctx context.Context, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.cfg.Endpoint, bytes.NewReader(body))
+	if err != nil {
+		return errPermanent{err}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if h.cfg.Secret != "" {
+		req.Header.Set(h.cfg.SignatureHeader, Sign([]byte(h.cfg.Secret), body))
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	_ = resp.Body.Close()
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		return nil
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
+		return fmt.Errorf("HTTP %d", resp.StatusCode)
+	default:
+		return errPermanent{fmt.Errorf("HTTP %d (not retried)", resp.StatusCode)}
+	}
+}

@@ -1,0 +1,172 @@
+package agentcostbudgetextension
+
+import (
+	"sync"
+	"time"
+
+	"github.com/agentcost/agentcost/pricing"
+)
+
+// ring holds locally accrued spend by event time in fixed-width slots, so
+// that a reconcile can drop exactly the part the ledger now includes.
+// Invariant: every tagged slot number lies in [floor, floor+len(sums)).
+type ring struct {
+	width int64 // slot width in nanoseconds
+	sums  []pricing.Money
+	tags  []int64
+	floor int64 // lowest slot number counted
+	total pricing.Money
+}
+
+const emptySlot = int64(-1 << 63)
+
+func newRing(width time.Duration, n int) ring {
+	r := ring{width: int64(width), sums: make([]pricing.Money, n), tags: make([]int64, n)}
+	for i := range r.tags {
+		r.tags[i] = emptySlot
+	}
+	return r
+}
+
+func (r *ring) slotOf(t time.Time) int64 {
+	ns := t.UnixNano()
+	s := ns / r.width
+	if ns < 0 && ns%r.width != 0 {
+		s--
+	}
+	return s
+}
+
+func (r *ring) index(slot int64) int {
+	n := int64(len(r.sums))
+	return int(((slot % n) + n) % n)
+}
+
+// advance stops counting slots below floor, returning what they held.
+func (r *ring) advance(floor int64) pricing.Money {
+	var dropped pricing.Money
+	if floor <= r.floor {
+		return dropped
+	}
+	if floor-r.floor >= int64(len(r.sums)) {
+		dropped = r.total
+		for i := range r.sums {
+			r.sums[i] = pricing.Money{}
+			r.tags[i] = emptySlot
+		}
+		r.total = pricing.Money{}
+	} else {
+		for s := r.floor; s < floor; s++ {
+			i := r.index(s)
+			if r.tags[i] == s {
+				dropped = dropped.Add(r.sums[i])
+				r.total, _ = r.total.Sub(r.sums[i])
+				r.sums[i] = pricing.Money{}
+				r.tags[i] = emptySlot
+			}
+		}
+	}
+	r.floor = floor
+	return dropped
+}
+
+// add counts m in slot; slots beyond the ring's span first push the oldest
+// slots out, and what they held is returned for the caller to keep.
+func (r *ring) add(slot int64, m pricing.Money) (folded pricing.Money) {
+	if n := int64(len(r.sums)); slot >= r.floor+n {
+		folded = r.advance(slot - n + 1)
+	}
+	i := r.index(slot)
+	r.tags[i] = slot
+	r.sums[i] = r.sums[i].Add(m)
+	r.total = r.total.Add(m)
+	return folded
+}
+
+// budget is a budget definition and its state in the current window. All
+// fields below mu are guarded by it.
+type budget struct {
+	def *budgetDef
+
+	mu sync.Mutex
+	// ws, we are the current calendar window (we is zero for rolling).
+	ws, we time.Time
+	// base is the ledger's spend in [ws, cutoff) at the last reconcile.
+	base pricing.Money
+	// settled is local spend older than the ring's floor that the ledger did
+	// not include at the last reconcile (late or folded charges).
+	settled pricing.Money
+	ring    ring
+	// cutoff is the upper bound of the last reconciled ledger range.
+	cutoff time.Time
+	// lastOK is when a reconcile last succeeded (zero: never).
+	lastOK time.Time
+	// fired has bit i set when thresholds[i] fired in this window.
+	fired   uint64
+	firedAt [64]time.Time
+	// projFired is set when the projected-exhaustion alert fired.
+	projFired bool
+	// resumed is set when an operator lifted the suspension for this window.
+	resumed bool
+}
+
+// windowKey identifies the current window in persisted alert state: the
+// window start for calendar windows, the Unix epoch for rolling ones.
+func (b *budget) windowKeyLocked() time.Time {
+	if b.def.window.isRolling() {
+		return time.Unix(0, 0).UTC()
+	}
+	return b.ws
+}
+
+// rollLocked moves to the window containing now and, for rolling windows,
+// stops counting spend that left it.
+func (b *budget) rollLocked(now time.Time) {
+	w := b.def.window
+	if w.isRolling() {
+		b.ws = now.Add(-w.rolling)
+		b.advanceLocked()
+		return
+	}
+	if !b.ws.IsZero() && now.Before(b.we) && !now.Before(b.ws) {
+		return
+	}
+	b.ws, b.we = w.bounds(now)
+	b.base = pricing.Money{}
+	b.settled = pricing.Money{}
+	b.fired = 0
+	b.projFired = false
+	b.resumed = false
+	b.advanceLocked()
+}
+
+func (b *budget) advanceLocked() {
+	floor := b.ring.slotOf(b.ws)
+	if c := b.ring.slotOf(b.cutoff); !b.cutoff.IsZero() && c > floor {
+		floor = c
+	}
+	b.ring.advance(floor)
+}
+
+// accrueLocked counts a charge made at t.
+func (b *budget) accrueLocked(t time.Time, cost pricing.Money, now time.Time) {
+	b.rollLocked(now)
+	if t.After(now) {
+		t = now // a clock ahead of ours: count it now, in this window
+	}
+	if t.Before(b.ws) {
+		return // an earlier window's charge
+	}
+	slot := b.ring.slotOf(t)
+	if slot < b.ring.floor {
+		b.settled = b.settled.Add(cost)
+		return
+	}
+	b.settled = b.settled.Add(b.ring.add(slot, cost))
+}
+
+// spendLocked is the budget's spend in the current window.
+func (b *budget) spendLocked(now time.Time) pricing.Money {
+	b.rollLocked(now)
+	return b.base.Add(b.settled).Add(b.ring.total)
+}
