@@ -1,0 +1,391 @@
+package agentcostclickhouseexporter
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"hash"
+	"math"
+	"strconv"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/agentcost/agentcost/internal/attrs"
+	"github.com/agentcost/agentcost/pricing"
+)
+
+// String columns filled from span attributes, in insert order. The column
+// names are the schema contract (schema/migrations/0001).
+var strColumns = [...]struct{ column, attr string }{
+	{"agent_id", attrs.AgentID},
+	{"agent_name", attrs.AgentName},
+	{"agent_version", attrs.AgentVersion},
+	{"root_agent_id", attrs.RootAgentID},
+	{"team", attrs.Team},
+	{"project", attrs.Project},
+	{"business_unit", attrs.BusinessUnit},
+	{"cost_center", attrs.CostCenter},
+	{"user_id", attrs.UserID},
+	{"conversation_id", attrs.ConversationID},
+	{"operation", attrs.Operation},
+	{"provider", attrs.Provider},
+	{"request_model", attrs.RequestModel},
+	{"response_model", attrs.ResponseModel},
+	{"pricing_model", attrs.PricingModel},
+	{"tool_name", attrs.ToolName},
+	{"tool_call_hash", attrs.ToolCallHash},
+	{"service_tier", attrs.ServiceTier},
+	{"currency", attrs.Currency},
+	{"cost_status", attrs.CostStatus},
+	{"cost_reason", attrs.CostReason},
+	{"cost_source", attrs.CostSource},
+	{"price_id", attrs.PricingPriceID},
+	{"catalog_version", attrs.PricingCatalogVersion},
+	{"identity_status", attrs.IdentityStatus},
+}
+
+const nStr = len(strColumns)
+
+// Indexes into strColumns used by the converter.
+const (
+	strCurrency   = 18
+	strCostStatus = 19
+	strCostReason = 20
+)
+
+var tokenColumns = [...]struct{ column, attr string }{
+	{"input_tokens", attrs.UsageInputTokens},
+	{"output_tokens", attrs.UsageOutputTokens},
+	{"cache_read_tokens", attrs.UsageCacheReadTokens},
+	{"cache_write_tokens", attrs.UsageCacheWriteTokens},
+	{"reasoning_tokens", attrs.UsageReasoningTokens},
+}
+
+const nTok = len(tokenColumns)
+
+// Cost columns: the exporter sends exact pico-USD integers into the
+// EPHEMERAL *_pico columns; the server derives the Decimal(38, 12) columns.
+var costColumns = [...]struct{ column, attr string }{
+	{"input_cost_pico", attrs.CostInput},
+	{"cache_read_cost_pico", attrs.CostCacheRead},
+	{"cache_write_cost_pico", attrs.CostCacheWrite},
+	{"output_cost_pico", attrs.CostOutput},
+	{"reasoning_cost_pico", attrs.CostReasoning},
+	{"other_cost_pico", attrs.CostOther},
+	{"total_cost_pico", attrs.CostTotal},
+}
+
+const (
+	nCost     = len(costColumns)
+	costTotal = nCost - 1
+)
+
+// Resource attributes read for every row.
+const (
+	resServiceName    = "service.name"
+	resEnvironment    = "deployment.environment.name"
+	resEnvironmentOld = "deployment.environment"
+)
+
+// Values written when an attribute cannot be used: the row is kept, with an
+// explicit status, never silently zeroed.
+const (
+	statusUsageError     = attrs.StatusUsageError
+	reasonInvalidPrefix  = "exporter_invalid:"
+	reasonCostOverflow   = "exporter_cost_overflow"
+	defaultCurrency      = "USD"
+	invalidReasonMaxSize = 128
+)
+
+// insertColumns lists the INSERT column names in the order of rows' slices.
+func insertColumns() []string {
+	cols := []string{"event_time", "trace_id", "span_id", "parent_span_id", "service_name", "environment"}
+	for _, c := range strColumns {
+		cols = append(cols, c.column)
+	}
+	for _, c := range tokenColumns {
+		cols = append(cols, c.column)
+	}
+	for _, c := range costColumns {
+		cols = append(cols, c.column)
+	}
+	return append(cols, "duration_ns", "is_error", "extra")
+}
+
+// rows is a batch of cost rows held column by column, ready for the native
+// protocol's columnar Append.
+type rows struct {
+	eventTime    []time.Time
+	traceID      []string
+	spanID       []string
+	parentSpanID []string
+	serviceName  []string
+	environment  []string
+	str          [nStr][]string
+	tokens       [nTok][]uint64
+	costs        [nCost][]uint64
+	durationNs   []uint64
+	isError      []bool
+	extra        []map[string]string
+
+	// skipped counts spans that are not cost events.
+	skipped int
+	// invalid counts rows kept with a usage_error status by the exporter.
+	invalid int
+	// digest hashes what identifies the batch's rows, for the insert
+	// deduplication token.
+	digest hash.Hash
+}
+
+func (r *rows) len() int { return len(r.eventTime) }
+
+func (r *rows) reset() {
+	r.eventTime = r.eventTime[:0]
+	r.traceID = r.traceID[:0]
+	r.spanID = r.spanID[:0]
+	r.parentSpanID = r.parentSpanID[:0]
+	r.serviceName = r.serviceName[:0]
+	r.environment = r.environment[:0]
+	for i := range r.str {
+		r.str[i] = r.str[i][:0]
+	}
+	for i := range r.tokens {
+		r.tokens[i] = r.tokens[i][:0]
+	}
+	for i := range r.costs {
+		r.costs[i] = r.costs[i][:0]
+	}
+	r.durationNs = r.durationNs[:0]
+	r.isError = r.isError[:0]
+	clear(r.extra)
+	r.extra = r.extra[:0]
+	r.skipped, r.invalid = 0, 0
+	if r.digest == nil {
+		r.digest = sha256.New()
+	}
+	r.digest.Reset()
+}
+
+// token returns the insert deduplication token: a digest of every row's
+// trace id, span id, start time and costs, in batch order. A retried batch
+// has the same content and therefore the same token.
+func (r *rows) token() string {
+	var sum [sha256.Size]byte
+	return "agentcost-" + hex.EncodeToString(r.digest.Sum(sum[:0]))
+}
+
+// converter turns spans into rows.
+type converter struct {
+	extra map[string]struct{}
+}
+
+func newConverter(extraDimensions []string) *converter {
+	c := &converter{extra: make(map[string]struct{}, len(extraDimensions))}
+	for _, k := range extraDimensions {
+		c.extra[k] = struct{}{}
+	}
+	return c
+}
+
+// strIndex maps an attribute key to its strColumns index.
+var strIndex = func() map[string]int {
+	m := make(map[string]int, nStr)
+	for i, c := range strColumns {
+		m[c.attr] = i
+	}
+	return m
+}()
+
+var tokIndex = func() map[string]int {
+	m := make(map[string]int, nTok)
+	for i, c := range tokenColumns {
+		m[c.attr] = i
+	}
+	return m
+}()
+
+var costIndex = func() map[string]int {
+	m := make(map[string]int, nCost)
+	for i, c := range costColumns {
+		m[c.attr] = i
+	}
+	return m
+}()
+
+// convert appends the cost rows of td to r (after r.reset()).
+func (c *converter) convert(td ptrace.Traces, r *rows) {
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		res := rs.Resource().Attributes()
+		service, env := "", ""
+		var resExtra map[string]string
+		res.Range(func(k string, v pcommon.Value) bool {
+			switch k {
+			case resServiceName:
+				service = v.AsString()
+			case resEnvironment:
+				env = v.AsString()
+			case resEnvironmentOld:
+				if env == "" {
+					env = v.AsString()
+				}
+			}
+			if _, ok := c.extra[k]; ok {
+				if resExtra == nil {
+					resExtra = make(map[string]string, len(c.extra))
+				}
+				resExtra[k] = v.AsString()
+			}
+			return true
+		})
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				c.appendSpan(spans.At(k), service, env, resExtra, r)
+			}
+		}
+	}
+}
+
+func (c *converter) appendSpan(span ptrace.Span, service, env string, resExtra map[string]string, r *rows) {
+	sa := span.Attributes()
+	if _, ok := sa.Get(attrs.CostStatus); !ok {
+		r.skipped++
+		return
+	}
+	var str [nStr]string
+	var tok [nTok]uint64
+	var cost [nCost]uint64
+	invalid := ""
+	var extra map[string]string
+	if len(resExtra) > 0 {
+		extra = make(map[string]string, len(resExtra)+len(c.extra))
+		for k, v := range resExtra {
+			extra[k] = v
+		}
+	}
+	sa.Range(func(k string, v pcommon.Value) bool {
+		if i, ok := strIndex[k]; ok {
+			str[i] = v.AsString()
+		} else if i, ok := tokIndex[k]; ok {
+			n, ok := uintValue(v)
+			if !ok && invalid == "" {
+				invalid = reasonInvalidPrefix + k
+			}
+			tok[i] = n
+		} else if i, ok := costIndex[k]; ok {
+			p, reason := picoValue(v)
+			if reason != "" && invalid == "" {
+				invalid = reason + k
+			}
+			cost[i] = p
+		}
+		if _, ok := c.extra[k]; ok {
+			if extra == nil {
+				extra = make(map[string]string, len(c.extra))
+			}
+			extra[k] = v.AsString()
+		}
+		return true
+	})
+	if invalid != "" {
+		// Keep the row, say why its numbers cannot be trusted.
+		r.invalid++
+		if len(invalid) > invalidReasonMaxSize {
+			invalid = invalid[:invalidReasonMaxSize]
+		}
+		str[strCostStatus] = statusUsageError
+		str[strCostReason] = invalid
+	}
+	if str[strCurrency] == "" {
+		str[strCurrency] = defaultCurrency
+	}
+
+	start, end := span.StartTimestamp(), span.EndTimestamp()
+	if start == 0 {
+		start = end
+	}
+	var dur uint64
+	if end > start {
+		dur = uint64(end - start)
+	}
+	tid, sid, pid := span.TraceID(), span.SpanID(), span.ParentSpanID()
+
+	r.eventTime = append(r.eventTime, start.AsTime())
+	r.traceID = append(r.traceID, hexID(tid[:], tid.IsEmpty()))
+	r.spanID = append(r.spanID, hexID(sid[:], sid.IsEmpty()))
+	r.parentSpanID = append(r.parentSpanID, hexID(pid[:], pid.IsEmpty()))
+	r.serviceName = append(r.serviceName, service)
+	r.environment = append(r.environment, env)
+	for i := range str {
+		r.str[i] = append(r.str[i], str[i])
+	}
+	for i := range tok {
+		r.tokens[i] = append(r.tokens[i], tok[i])
+	}
+	for i := range cost {
+		r.costs[i] = append(r.costs[i], cost[i])
+	}
+	r.durationNs = append(r.durationNs, dur)
+	r.isError = append(r.isError, span.Status().Code() == ptrace.StatusCodeError)
+	r.extra = append(r.extra, extra)
+
+	// Digest: ids, start and total cost identify the row's content.
+	var b [16 + 8 + 8 + 8]byte
+	copy(b[:16], tid[:])
+	copy(b[16:24], sid[:])
+	binary.LittleEndian.PutUint64(b[24:32], uint64(start))
+	binary.LittleEndian.PutUint64(b[32:40], cost[costTotal])
+	_, _ = r.digest.Write(b[:])
+}
+
+func hexID(b []byte, empty bool) string {
+	if empty {
+		return ""
+	}
+	return hex.EncodeToString(b)
+}
+
+// uintValue reads a token count: an int, an integral double or a decimal string.
+func uintValue(v pcommon.Value) (uint64, bool) {
+	switch v.Type() {
+	case pcommon.ValueTypeInt:
+		n := v.Int()
+		if n < 0 {
+			return 0, false
+		}
+		return uint64(n), true
+	case pcommon.ValueTypeDouble:
+		f := v.Double()
+		if f < 0 || f != math.Trunc(f) || f > math.MaxUint64 {
+			return 0, false
+		}
+		return uint64(f), true
+	case pcommon.ValueTypeStr:
+		n, err := strconv.ParseUint(v.Str(), 10, 64)
+		return n, err == nil
+	default:
+		return 0, false
+	}
+}
+
+// picoValue reads a cost (decimal string, USD) as pico-USD. reason is empty
+// when the value is good, else a status reason prefix.
+func picoValue(v pcommon.Value) (uint64, string) {
+	if v.Type() != pcommon.ValueTypeStr {
+		return 0, reasonInvalidPrefix
+	}
+	m, err := pricing.ParseMoney(v.Str())
+	if err != nil {
+		return 0, reasonInvalidPrefix
+	}
+	p, ok := m.Pico()
+	if !ok {
+		return 0, reasonCostOverflow + ":"
+	}
+	return p, ""
+}
