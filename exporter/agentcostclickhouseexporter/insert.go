@@ -29,8 +29,8 @@ import (
 // months (partitions); each partition becomes one block with a derived token.
 func (e *costExporter) insertSettings(token string) clickhouse.Settings {
 	s := clickhouse.Settings{
-		"insert_deduplicate":         1,
-		"insert_deduplication_token": token,
+		"insert_deduplicate":                                 1,
+		"insert_deduplication_token":                         token,
 		"deduplicate_blocks_in_dependent_materialized_views": 1,
 		"max_partitions_per_insert_block":                    0,
 		"async_insert":                                       0,
