@@ -288,3 +288,24 @@ func (c *Catalog) NormalizeProvider(name string) string {
 	}
 	return ""
 }
+
+// ModelInfo describes a catalog model as a lookup resolved it.
+type ModelInfo struct {
+	Provider, Model string    // catalog ids
+	Match           MatchKind // how the name was resolved
+	Entry           FileModel // the merged catalog entry
+}
+
+// Lookup resolves a provider and model name the way Price does, without
+// pricing, and returns the catalog entry.
+func (c *Catalog) Lookup(provider, model string) (ModelInfo, bool) {
+	res := c.resolveSlow(provider, model, "")
+	if res.m == nil {
+		return ModelInfo{}, false
+	}
+	return ModelInfo{Provider: res.m.prov.id, Model: res.m.id, Match: res.kind, Entry: *res.m.file}, true
+}
+
+// File returns the merged catalog (all layers applied) in file form. The
+// caller must not modify it.
+func (c *Catalog) File() *File { return c.merged }

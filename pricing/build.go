@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"regexp"
 	"slices"
 	"strconv"
@@ -49,9 +50,16 @@ type model struct {
 	file             *FileModel
 }
 
+// rate is an exact unit price: the cost of n units is n*mant/div pico-USD.
+// A price with up to 12 fractional digits (per `per` units) has
+// div == per; finer prices (up to 18 digits) scale div by powers of ten.
+type rate struct {
+	mant, div uint64
+}
+
 type tierPrice struct {
 	above uint64
-	price uint64 // pico-USD per unit's `per`
+	rate  rate
 }
 
 type price struct {
@@ -62,9 +70,9 @@ type price struct {
 	winEnd         int64
 	tier           string // "" is the standard tier
 	batch          bool
-	priced         uint32                // bitmask of priced units
-	desc           [numUnits]uint32      // priced strict descendants of each unit
-	base           [numUnits]uint64      // pico-USD per unit's `per`
+	priced         uint32           // bitmask of priced units
+	desc           [numUnits]uint32 // priced strict descendants of each unit
+	base           [numUnits]rate
 	tiers          [numUnits][]tierPrice // ascending thresholds
 	order          [numUnits]unit        // priced units, most specific first
 	n              uint8                 // len of order
@@ -330,16 +338,41 @@ func parseTimeOfDay(s string) (int64, error) {
 	return 0, fmt.Errorf("time of day %q: want HH:MM[:SS] UTC", s)
 }
 
-func parsePrice(s string) (uint64, error) {
-	m, err := ParseMoney(strings.TrimSpace(s))
-	if err != nil {
-		return 0, err
+// maxPriceDigits is the number of fractional digits a price may have.
+const maxPriceDigits = 18
+
+// parseRate reads a non-negative decimal price per `per` units exactly.
+func parseRate(s string, per uint64) (rate, error) {
+	s = strings.TrimSpace(s)
+	intPart, frac, _ := strings.Cut(s, ".")
+	frac = strings.TrimRight(frac, "0")
+	if intPart == "" && frac == "" {
+		return rate{}, fmt.Errorf("%w %q", ErrMoneySyntax, s)
 	}
-	v, ok := m.Pico()
-	if !ok {
-		return 0, fmt.Errorf("price %q out of range", s)
+	if len(frac) > maxPriceDigits {
+		return rate{}, fmt.Errorf("%w %q: more than %d fractional digits", ErrMoneySyntax, s, maxPriceDigits)
 	}
-	return v, nil
+	scale := max(len(frac), MoneyScale)
+	var mant uint64
+	for _, part := range []string{intPart, frac + strings.Repeat("0", scale-len(frac))} {
+		for i := 0; i < len(part); i++ {
+			c := part[i]
+			if c < '0' || c > '9' {
+				return rate{}, fmt.Errorf("%w %q", ErrMoneySyntax, s)
+			}
+			hi, lo := bits.Mul64(mant, 10)
+			lo, carry := bits.Add64(lo, uint64(c-'0'), 0)
+			if hi != 0 || carry != 0 {
+				return rate{}, fmt.Errorf("%w %q: out of range", ErrMoneySyntax, s)
+			}
+			mant = lo
+		}
+	}
+	div := per
+	for i := MoneyScale; i < scale; i++ {
+		div *= 10
+	}
+	return rate{mant: mant, div: div}, nil
 }
 
 func compilePrice(fp *FilePrice) (price, error) {
@@ -394,7 +427,7 @@ func compilePrice(fp *FilePrice) (price, error) {
 			}
 			return pr, fmt.Errorf("unknown key %q (valid price keys: %s)", k, strings.Join(valid, ", "))
 		}
-		base, err := parsePrice(v.Base)
+		base, err := parseRate(v.Base, units[u].per)
 		if err != nil {
 			return pr, fmt.Errorf("%s: %w", k, err)
 		}
@@ -402,7 +435,7 @@ func compilePrice(fp *FilePrice) (price, error) {
 		pr.priced |= 1 << u
 		last := uint64(0)
 		for i, t := range v.Tiers {
-			tp, err := parsePrice(t.Price)
+			tp, err := parseRate(t.Price, units[u].per)
 			if err != nil {
 				return pr, fmt.Errorf("%s.tiers[%d]: %w", k, i, err)
 			}
@@ -410,7 +443,7 @@ func compilePrice(fp *FilePrice) (price, error) {
 				return pr, fmt.Errorf("%s.tiers: above_input_tokens must ascend strictly (%d after %d)", k, t.AboveInputTokens, last)
 			}
 			last = t.AboveInputTokens
-			pr.tiers[u] = append(pr.tiers[u], tierPrice{above: t.AboveInputTokens, price: tp})
+			pr.tiers[u] = append(pr.tiers[u], tierPrice{above: t.AboveInputTokens, rate: tp})
 			pr.tiered = true
 		}
 	}

@@ -76,12 +76,15 @@ func pick(m *model, ms, tod int64, tier string, batch bool) *price {
 	return best
 }
 
-// mulDiv returns n*price/per rounded half up to a whole pico-dollar.
-func mulDiv(n, price, per uint64) Money {
-	hi, lo := bits.Mul64(n, price)
+// cost returns the cost of n units at rate r, rounded half up to a whole
+// pico-dollar. No rounding happens unless the price has more than 6
+// fractional digits per 1M tokens (more than 9 per 1k requests or searches).
+func cost(n uint64, r rate) Money {
+	hi, lo := bits.Mul64(n, r.mant)
+	per := r.div
 	qhi := hi / per
 	qlo, rem := bits.Div64(hi%per, lo, per)
-	if rem >= per-rem { // rem*2 >= per without overflow
+	if rem != 0 && rem >= per-rem { // rem*2 >= per without overflow
 		var c uint64
 		qlo, c = bits.Add64(qlo, 1, 0)
 		qhi += c
@@ -89,11 +92,13 @@ func mulDiv(n, price, per uint64) Money {
 	return Money{hi: qhi, lo: qlo}
 }
 
-func (p *price) unitPrice(u unit, totalInput uint64) uint64 {
+// unitRate returns the rate of unit u: the last tier whose threshold total
+// input tokens strictly exceed, else the base rate.
+func (p *price) unitRate(u unit, totalInput uint64) rate {
 	v := p.base[u]
 	for _, t := range p.tiers[u] {
 		if totalInput > t.above {
-			v = t.price
+			v = t.rate
 		}
 	}
 	return v
@@ -150,8 +155,8 @@ func compute(p *price, v *[numUnits]uint64, r *Result) {
 		if n == 0 {
 			continue
 		}
-		d := &units[u]
-		comp[d.comp] = comp[d.comp].Add(mulDiv(n, p.unitPrice(u, totalInput), d.per))
+		c := units[u].comp
+		comp[c] = comp[c].Add(cost(n, p.unitRate(u, totalInput)))
 	}
 	// A part billed at its parent's price is still reported in its own
 	// component: reasoning at the output price, cache reads/writes at the
@@ -172,10 +177,9 @@ func split(p *price, part, parent unit, to, from component, v, leaf *[numUnits]u
 	if n == 0 {
 		return
 	}
-	pr := p.unitPrice(parent, totalInput)
-	d := &units[parent]
-	all := mulDiv(leaf[parent], pr, d.per)
-	rest := mulDiv(leaf[parent]-n, pr, d.per)
+	r := p.unitRate(parent, totalInput)
+	all := cost(leaf[parent], r)
+	rest := cost(leaf[parent]-n, r)
 	moved, _ := all.Sub(rest)
 	comp[from], _ = comp[from].Sub(moved)
 	comp[to] = comp[to].Add(moved)
