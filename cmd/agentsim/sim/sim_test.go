@@ -39,8 +39,8 @@ func runInMemory(t *testing.T, seed uint64, traces int) (*Expectation, []sdktrac
 
 type spanKey struct {
 	trace, span, parent, name string
-	start, end            time.Time
-	attrs                 string
+	start, end                time.Time
+	attrs                     string
 }
 
 func keys(spans []sdktrace.ReadOnlySpan) []spanKey {
