@@ -98,9 +98,9 @@ func TestRollupsEqualRawSums(t *testing.T) {
 			team: teams[i%3], project: teams[(i/3)%3] + "-p", agent: seqID("a", i%7), root: seqID("a", i%2),
 			provider: "openai", priceModel: []string{"gpt-5", "gpt-5-mini"}[i%2], operation: "chat",
 			in: int64(100 + i), out: int64(i % 50), cacheRead: int64(i % 30),
-			inCost: pricing.MoneyFromPico(uint64(1_000_003 * (i + 1))).String(),
+			inCost:  pricing.MoneyFromPico(uint64(1_000_003 * (i + 1))).String(),
 			outCost: pricing.MoneyFromPico(uint64(999_999_999_999 * (i % 5))).String(),
-			total: pricing.MoneyFromPico(uint64(1_000_003*(i+1)) + uint64(999_999_999_999*(i%5))).String(),
+			total:   pricing.MoneyFromPico(uint64(1_000_003*(i+1)) + uint64(999_999_999_999*(i%5))).String(),
 			isError: i%11 == 0,
 		})
 	}
