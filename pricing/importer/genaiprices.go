@@ -81,6 +81,7 @@ type Stats struct {
 	Skipped           int            // upstream entries skipped
 	TierEntries       int            // service-tier/batch price entries added (LiteLLM)
 	TierMismatch      int            // LiteLLM entries whose standard price disagreed (tiers not taken)
+	Free              int            // upstream price entries with no price at all, imported as explicit zeros
 	Notes             []string
 }
 
@@ -336,6 +337,13 @@ func gpPrices(raw json.RawMessage, st *Stats) ([]pricing.FilePrice, error) {
 				return nil, fmt.Errorf("%s: %w", k, err)
 			}
 			fp.Units[key] = pv
+		}
+		if len(e.Prices) == 0 {
+			// genai-prices lists free models (":free" variants, subscription
+			// models) with no prices: bill them at an explicit zero.
+			fp.Units["input_mtok"] = pricing.PriceValue{Base: "0"}
+			fp.Units["output_mtok"] = pricing.PriceValue{Base: "0"}
+			st.Free++
 		}
 		dropped := fixUnits(fp.Units)
 		st.drop(upstreamDropped...)

@@ -71,8 +71,8 @@ func run(gpPath, llPath, out string) error {
 }
 
 func report(name string, st *importer.Stats) {
-	fmt.Fprintf(os.Stderr, "%s: providers=%d models=%d skipped=%d tier_entries=%d tier_mismatch=%d\n",
-		name, st.Providers, st.Models, st.Skipped, st.TierEntries, st.TierMismatch)
+	fmt.Fprintf(os.Stderr, "%s: providers=%d models=%d free=%d skipped=%d tier_entries=%d tier_mismatch=%d\n",
+		name, st.Providers, st.Models, st.Free, st.Skipped, st.TierEntries, st.TierMismatch)
 	keys := make([]string, 0, len(st.DroppedKeys))
 	for k := range st.DroppedKeys {
 		keys = append(keys, k)
