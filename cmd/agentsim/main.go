@@ -36,7 +36,6 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/agentcost/agentcost/cmd/agentsim/sim"
-	"github.com/agentcost/agentcost/pricing"
 )
 
 type options struct {
@@ -46,6 +45,7 @@ type options struct {
 	traces             int
 	seed               uint64
 	catalogs           string
+	collectorConfig    string
 	expectOut          string
 	quiet              bool
 }
@@ -67,11 +67,15 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.duration, "duration", 30*time.Second, "how long to send")
 	fs.IntVar(&o.traces, "traces", 0, "send exactly this many traces (overrides -duration)")
 	fs.Uint64Var(&o.seed, "seed", 42, "random seed: the same seed sends the same traffic")
-	fs.StringVar(&o.catalogs, "catalog", "", "comma-separated user catalog files layered over the default catalog, as in the collector's config")
+	fs.StringVar(&o.collectorConfig, "config", "", "price like the agentcost processor of this collector config file (its catalogs and tool_prices)")
+	fs.StringVar(&o.catalogs, "catalog", "", "comma-separated user catalog files layered over the default catalog (instead of -config)")
 	fs.StringVar(&o.expectOut, "expect-out", "", "write the expected totals as JSON to this file")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress lines")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if o.collectorConfig != "" && o.catalogs != "" {
+		return o, errors.New("-config and -catalog are exclusive: the config names its catalogs")
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
@@ -99,19 +103,20 @@ func newExporter(ctx context.Context, o options) (sdktrace.SpanExporter, error) 
 	return otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(ep), otlptracegrpc.WithInsecure())
 }
 
-// Catalog returns the catalog the collector prices with: the default catalog
-// with the comma-separated user catalogs layered over it.
-func catalog(list string) (*pricing.Catalog, error) {
-	if list == "" {
-		return pricing.Default()
+// pricer returns what prices the expected totals: the collector config's
+// agentcost processor settings, or the default catalog with the
+// comma-separated user catalogs layered over it.
+func pricer(o options) (*sim.Pricer, error) {
+	if o.collectorConfig != "" {
+		return sim.PricerFromCollectorConfig(o.collectorConfig)
 	}
 	var paths []string
-	for _, p := range strings.Split(list, ",") {
+	for _, p := range strings.Split(o.catalogs, ",") {
 		if p = strings.TrimSpace(p); p != "" {
 			paths = append(paths, p)
 		}
 	}
-	return pricing.Load(paths...)
+	return sim.NewPricer(paths, true, nil)
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -119,9 +124,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cat, err := catalog(o.catalogs)
+	pr, err := pricer(o)
 	if err != nil {
-		return fmt.Errorf("load pricing catalog: %w", err)
+		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -138,7 +143,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "  %5.1fs  %5d/%d traces  %6d spans\n", elapsed.Seconds(), traces, total, spans)
 		}
 	}
-	want, runErr := sim.Run(ctx, cfg, exp, cat, nil)
+	want, runErr := sim.Run(ctx, cfg, exp, pr, nil)
 	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := inner.Shutdown(shutCtx); err != nil && runErr == nil {

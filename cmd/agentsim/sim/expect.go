@@ -68,9 +68,9 @@ type Expectation struct {
 }
 
 // NewExpectation returns an empty expectation for seed.
-func NewExpectation(seed uint64, cat *pricing.Catalog) *Expectation {
+func NewExpectation(seed uint64, pr *Pricer) *Expectation {
 	return &Expectation{
-		Seed: seed, CatalogVersion: cat.Version(),
+		Seed: seed, CatalogVersion: pr.Catalog.Version(),
 		SpansByKind: map[string]int{}, SpansByDialect: map[string]int{},
 		ByTeam: map[string]*Bucket{}, ByProject: map[string]*Bucket{},
 		ByAgent: map[string]*Bucket{}, ByModel: map[string]*Bucket{},
@@ -88,8 +88,9 @@ func bucket(m map[string]*Bucket, k string) *Bucket {
 
 // Price prices one billable span that started at `at`, as the collector does:
 // model calls with Catalog.Price on the provider and model names the span
-// carries; tool calls with Catalog.ToolPrice (unpriced tools cost nothing).
-func Price(cat *pricing.Catalog, s *Span, at time.Time) *PricedCall {
+// carries; tool calls with the configured tool prices, else the catalog's
+// provider tool fees (a tool without a fee costs nothing).
+func Price(pr *Pricer, s *Span, at time.Time) *PricedCall {
 	c := &PricedCall{Span: s, At: at}
 	switch s.Kind {
 	case KindChat, KindEmbedding:
@@ -102,26 +103,24 @@ func Price(cat *pricing.Catalog, s *Span, at time.Time) *PricedCall {
 		if s.Agent.Dialect == DialectOTel {
 			c.Query.ServerAddress = s.Model.Server
 		}
-		c.Result = cat.Price(c.Query, s.Usage)
+		c.Result = pr.Catalog.Price(c.Query, s.Usage)
 		c.Priced = c.Result.Status == pricing.StatusPriced
 		c.Cost = c.Result.Total
 	case KindTool:
 		c.Priced = true
-		if s.Tool.Provider != "" {
-			p := s.Tool.Provider
-			if s.Agent.Dialect == DialectOTelDeprecated {
-				p = legacySystem[p]
-			}
-			if fee, _, ok := cat.ToolPrice(cat.NormalizeProvider(p), s.Tool.Name, at); ok {
-				c.Cost = fee
-			}
+		p := s.Tool.Provider
+		if p != "" && s.Agent.Dialect == DialectOTelDeprecated {
+			p = legacySystem[p]
+		}
+		if fee, ok := pr.ToolFee(p, s.Tool.Name, at); ok {
+			c.Cost = fee
 		}
 	}
 	return c
 }
 
 // Add records every span of trace t, started at start.
-func (e *Expectation) Add(cat *pricing.Catalog, t *Trace, start time.Time) {
+func (e *Expectation) Add(pr *Pricer, t *Trace, start time.Time) {
 	e.Traces++
 	t.Walk(func(s, _ *Span) {
 		e.Spans++
@@ -131,7 +130,7 @@ func (e *Expectation) Add(cat *pricing.Catalog, t *Trace, start time.Time) {
 			return
 		}
 		e.BillableSpans++
-		c := Price(cat, s, start.Add(s.Start))
+		c := Price(pr, s, start.Add(s.Start))
 		c.Trace = t.Seq
 		e.Calls = append(e.Calls, c)
 		e.Total.add(c)

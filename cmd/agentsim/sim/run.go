@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/agentcost/agentcost/pricing"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
@@ -53,10 +52,10 @@ func (c Config) Validate() error {
 }
 
 // Run sends cfg's traffic through exp and returns what the collector must
-// store, priced with cat. It flushes every span before returning; exp itself
+// store, priced with pr. It flushes every span before returning; exp itself
 // is left open for its owner to shut down. The clock gives each trace's start
 // (a trace is sent when it has just finished); nil means time.Now.
-func Run(ctx context.Context, cfg Config, exp sdktrace.SpanExporter, cat *pricing.Catalog, clock func() time.Time) (*Expectation, error) {
+func Run(ctx context.Context, cfg Config, exp sdktrace.SpanExporter, pr *Pricer, clock func() time.Time) (*Expectation, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -65,7 +64,7 @@ func Run(ctx context.Context, cfg Config, exp sdktrace.SpanExporter, cat *pricin
 	}
 	planner := NewPlanner(cfg.Seed)
 	em := NewEmitter(exp, cfg.Seed)
-	want := NewExpectation(cfg.Seed, cat)
+	want := NewExpectation(cfg.Seed, pr)
 	n := cfg.TraceCount()
 	interval := time.Duration(float64(time.Second) / cfg.Rate)
 	begin := time.Now()
@@ -85,7 +84,7 @@ func Run(ctx context.Context, cfg Config, exp sdktrace.SpanExporter, cat *pricin
 		t := planner.Next()
 		start := clock().Add(-t.Duration()).Truncate(time.Microsecond)
 		em.Emit(ctx, t, start)
-		want.Add(cat, t, start)
+		want.Add(pr, t, start)
 		if cfg.Progress != nil && time.Since(lastProgress) >= time.Second {
 			lastProgress = time.Now()
 			cfg.Progress(want.Traces, want.Spans, time.Since(begin))

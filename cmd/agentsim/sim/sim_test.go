@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"os"
 	"reflect"
 	"testing"
 	"time"
@@ -24,10 +25,10 @@ func fixedClock() time.Time { return t0 }
 
 func runInMemory(t *testing.T, seed uint64, traces int) (*Expectation, []sdktrace.ReadOnlySpan) {
 	t.Helper()
-	cat, err := pricing.Default()
+	pr, err := NewPricer(nil, true, map[string]string{"web_search": "0.010", "run_sql": "0.0004"})
 	require.NoError(t, err)
 	mem := tracetest.NewInMemoryExporter()
-	want, err := Run(context.Background(), Config{Seed: seed, Rate: 1e6, Traces: traces}, mem, cat, fixedClock)
+	want, err := Run(context.Background(), Config{Seed: seed, Rate: 1e6, Traces: traces}, mem, pr, fixedClock)
 	require.NoError(t, err)
 	stubs := mem.GetSpans()
 	out := make([]sdktrace.ReadOnlySpan, len(stubs))
@@ -79,8 +80,10 @@ func TestPlanPrefixStable(t *testing.T) {
 
 func TestExpectedTotalsAreSumOfCalls(t *testing.T) {
 	want, _ := runInMemory(t, 11, 200)
-	cat, err := pricing.Default()
+	pr, err := NewPricer(nil, true, map[string]string{"web_search": "0.010", "run_sql": "0.0004"})
 	require.NoError(t, err)
+	cat := pr.Catalog
+	fees := 0
 	var total pricing.Money
 	perTeam := map[string]pricing.Money{}
 	perAgent := map[string]pricing.Money{}
@@ -88,8 +91,12 @@ func TestExpectedTotalsAreSumOfCalls(t *testing.T) {
 	for _, c := range want.Calls {
 		calls++
 		// Price the call again, independently of the expectation's sums.
-		again := Price(cat, c.Span, c.At)
+		again := Price(pr, c.Span, c.At)
 		require.Equal(t, c.Cost, again.Cost)
+		if c.Span.Kind == KindTool && !c.Cost.IsZero() {
+			fees++
+			require.Equal(t, pr.ToolPrices[c.Span.Tool.Name], c.Cost)
+		}
 		if c.Span.Kind != KindTool {
 			r := cat.Price(c.Query, c.Span.Usage)
 			if r.Status != pricing.StatusPriced {
@@ -123,6 +130,8 @@ func TestExpectedTotalsAreSumOfCalls(t *testing.T) {
 		assert.Equal(t, want.BillableSpans, n, name)
 	}
 	assert.Positive(t, want.Total.Unpriced, "the unknown models are sent")
+	assert.Positive(t, fees, "tool fees are charged")
+	assert.Positive(t, want.Total.Priced-fees, "model calls are priced")
 }
 
 func toMap(kvs []attribute.KeyValue) pcommon.Map {
@@ -276,4 +285,34 @@ func TestExpectationJSONRoundTrip(t *testing.T) {
 	assert.Equal(t, want.ByTeam, got.ByTeam)
 	assert.Equal(t, want.ByAgent, got.ByAgent)
 	assert.Equal(t, want.BillableSpans, got.BillableSpans)
+}
+
+func TestPricerFromCollectorConfig(t *testing.T) {
+	dir := t.TempDir()
+	cat := dir + "/extra.yaml"
+	require.NoError(t, os.WriteFile(cat, []byte("schema_version: 1\nproviders:\n  - id: openai\n    tools:\n      code_interpreter: \"0.03\"\n"), 0o644))
+	t.Setenv("SIM_TEST_DIR", dir)
+	cfg := dir + "/config.yaml"
+	require.NoError(t, os.WriteFile(cfg, []byte(`
+processors:
+  memory_limiter: {}
+  agentcost:
+    catalogs: ["${env:SIM_TEST_DIR}/extra.yaml"]
+    tool_prices:
+      web_search: "0.01"
+`), 0o644))
+	pr, err := PricerFromCollectorConfig(cfg)
+	require.NoError(t, err)
+	fee, ok := pr.ToolFee("openai", "web_search", t0)
+	assert.True(t, ok)
+	assert.Equal(t, pricing.MustParseMoney("0.01"), fee)
+	fee, ok = pr.ToolFee("openai", "code_interpreter", t0)
+	assert.True(t, ok, "tool fee from the catalog layer")
+	assert.Equal(t, pricing.MustParseMoney("0.03"), fee)
+	_, ok = pr.ToolFee("", "kb_lookup", t0)
+	assert.False(t, ok)
+
+	require.NoError(t, os.WriteFile(cfg, []byte("processors:\n  batch: {}\n"), 0o644))
+	_, err = PricerFromCollectorConfig(cfg)
+	assert.ErrorContains(t, err, "has no agentcost processor")
 }
