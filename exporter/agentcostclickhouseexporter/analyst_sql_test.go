@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	analystsql "github.com/agentcost/agentcost/sql"
 	"github.com/agentcost/agentcost/internal/chtest"
+	analystsql "github.com/agentcost/agentcost/sql"
 )
 
 // analystFixture is a small, hand-checked data set for the analyst queries.
