@@ -125,8 +125,10 @@ func newExtension(cfg *Config, set extension.Settings) (*budgetExtension, error)
 			e.replica = h
 		}
 	}
-	e.ringWidth = time.Second
+	// Slots are 1/16 of interval+lag (10ms..1s): the cutoff is truncated to a
+	// slot, so the slot width adds to the visibility delay of other replicas.
 	span := cfg.ReconcileInterval + cfg.ReconcileLag
+	e.ringWidth = min(max(span/16, 10*time.Millisecond), time.Second).Truncate(time.Millisecond)
 	e.ringSlots = int(2*span/e.ringWidth) + 8
 	if !cfg.ClickHouse.Enabled() {
 		e.ringSlots = 64
@@ -423,7 +425,7 @@ func (e *budgetExtension) Resume(name string) (Result, error) {
 	b.mu.Lock()
 	b.rollLocked(now)
 	b.resumed = true
-	ev := alertEvent{Kind: kindResume, Budget: name, WindowStart: b.windowKeyLocked(), FiredAt: now,
+	ev := alertEvent{Kind: kindResume, Budget: name, WindowStart: b.ws, WindowEnd: b.we, windowKey: b.windowKeyLocked(), FiredAt: now, Replica: e.replica, Action: b.def.action,
 		Spend: b.spendLocked(now), Limit: b.def.limit}
 	r := e.decideLocked(b, now)
 	b.mu.Unlock()

@@ -50,10 +50,21 @@ func (e *budgetExtension) reconcile(ctx context.Context) {
 
 func (e *budgetExtension) reconcileBudget(ctx context.Context, b *budget, now time.Time, timeout time.Duration) error {
 	width := time.Duration(b.ring.width)
-	cutoff := now.Add(-e.cfg.ReconcileLag).Truncate(width)
 	b.mu.Lock()
 	b.rollLocked(now)
 	from, key := b.ws, b.windowKeyLocked()
+	var cutoff time.Time
+	if b.lastOK.IsZero() && b.ring.total.IsZero() && b.settled.IsZero() {
+		// First load (Start, or a budget just added): nothing is counted
+		// locally yet, so take everything the ledger has, up to the next slot
+		// boundary; later charges count locally.
+		cutoff = now.Truncate(width).Add(width)
+	} else {
+		cutoff = now.Add(-e.cfg.ReconcileLag).Truncate(width)
+	}
+	if cutoff.Before(b.cutoff) {
+		cutoff = b.cutoff // the cutoff never moves back: the ring starts there
+	}
 	b.mu.Unlock()
 
 	qctx, cancel := context.WithTimeout(ctx, timeout)
@@ -81,9 +92,7 @@ func (e *budgetExtension) reconcileBudget(ctx context.Context, b *budget, now ti
 	}
 	b.base = sum
 	b.settled = pricing.Money{}
-	if cutoff.After(b.cutoff) {
-		b.cutoff = cutoff
-	}
+	b.cutoff = cutoff
 	b.advanceLocked()
 	b.lastOK = now
 	for _, f := range fired {

@@ -1,0 +1,280 @@
+package agentcostbudgetextension
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/extension/extensiontest"
+
+	"github.com/agentcost/agentcost/exporter/agentcostclickhouseexporter/schema"
+	"github.com/agentcost/agentcost/extension/agentcostbudgetextension/internal/metadata"
+	"github.com/agentcost/agentcost/internal/chtest"
+	"github.com/agentcost/agentcost/internal/spend"
+)
+
+// ledgerDB gives the test its own database with the exporter's schema.
+func ledgerDB(t *testing.T) *chtest.DB {
+	t.Helper()
+	db := chtest.New(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := schema.Migrate(ctx, db.Conn, schema.Options{Database: db.Name})
+	require.NoError(t, err)
+	return db
+}
+
+// insertCharges writes charges as cost_events rows, as the exporter does.
+func insertCharges(t testing.TB, db *chtest.DB, charges []spend.Charge) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	batch, err := db.Conn.PrepareBatch(ctx, "INSERT INTO `"+db.Name+"`.`cost_events` (event_time, agent_id, root_agent_id, team, project, business_unit, cost_center, provider, pricing_model, total_cost)")
+	require.NoError(t, err)
+	for _, c := range charges {
+		require.NoError(t, batch.Append(c.Time.UTC(), c.AgentID, c.RootAgentID, c.Team, c.Project, c.BusinessUnit,
+			c.CostCenter, c.Provider, c.Model, moneyDecimal(c.Cost)))
+	}
+	require.NoError(t, batch.Send())
+}
+
+func ledgerConfig(db *chtest.DB, budgets ...BudgetConfig) *Config {
+	cfg := createDefaultConfig().(*Config)
+	cfg.HTTP.NetAddr.Endpoint = ""
+	cfg.ClickHouse.Endpoint = chtest.DSN()
+	cfg.ClickHouse.Database = db.Name
+	cfg.Notifiers.Log = false
+	cfg.Budgets = budgets
+	return cfg
+}
+
+func startExt(t *testing.T, cfg *Config, replica string) *budgetExtension {
+	t.Helper()
+	cfg.ReplicaID = replica
+	require.NoError(t, cfg.Validate())
+	e, err := newExtension(cfg, extensiontest.NewNopSettings(metadata.Type))
+	require.NoError(t, err)
+	require.NoError(t, e.Start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { _ = e.Shutdown(context.Background()) })
+	return e
+}
+
+// The reconcile query: exact and glob scopes (LIKE metacharacters in a glob
+// are literal), AND-ed keys, and the window's lower bound.
+func TestReconcileScopesAgainstClickHouse(t *testing.T) {
+	db := ledgerDB(t)
+	now := time.Now().UTC()
+	dayStart := now.Truncate(24 * time.Hour)
+	old := dayStart.Add(-time.Hour)
+	at := now.Add(-time.Minute)
+	insertCharges(t, db, []spend.Charge{
+		{Time: at, Cost: usd("1.25"), AgentID: "ml_bot-1", Team: "ml", Provider: "openai", Model: "gpt-4o"},
+		{Time: at, Cost: usd("2"), AgentID: "ml_bot-2", Team: "ml", Provider: "anthropic", Model: "claude"},
+		{Time: at, Cost: usd("4"), AgentID: "mlxbot-3", Team: "ml", Provider: "openai", Model: "gpt-4o"},
+		{Time: at, Cost: usd("8"), AgentID: "web-1", Team: "web", Provider: "openai", Model: "gpt-4o"},
+		{Time: old, Cost: usd("16"), AgentID: "ml_bot-1", Team: "ml", Provider: "openai", Model: "gpt-4o"},
+	})
+	day := WindowConfig{Calendar: PeriodDay}
+	cfg := ledgerConfig(db,
+		budgetCfg("all", "100", day),
+		budgetCfg("ml", "100", day, func(b *BudgetConfig) { b.Scope = map[string]string{"team": "ml"} }),
+		budgetCfg("ml-bots", "100", day, func(b *BudgetConfig) { b.Scope = map[string]string{"agent_id": "ml_bot*"} }),
+		budgetCfg("ml-openai", "100", day, func(b *BudgetConfig) {
+			b.Scope = map[string]string{"team": "ml", "provider": "openai", "model": "gpt-?o"}
+		}),
+	)
+	cfg.ReconcileLag = 0
+	e := startExt(t, cfg, "r1")
+	for name, want := range map[string]string{"all": "15.25", "ml": "7.25", "ml-bots": "3.25", "ml-openai": "5.25"} {
+		assert.Equal(t, usd(want), spendOf(e, name), name)
+		b := e.budgets.Load().byName[name]
+		b.mu.Lock()
+		assert.False(t, b.lastOK.IsZero())
+		b.mu.Unlock()
+	}
+}
+
+// Two collectors (two extension instances) share one ledger and one budget;
+// each accrues its own traffic and exports it with a flush delay, as the
+// exporter does. Spend is denied within the documented bound: overspend <=
+// total spend rate x (reconcile_interval + reconcile_lag) + one charge per
+// worker in flight.
+func TestTwoReplicasShareOneBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	db := ledgerDB(t)
+	const (
+		interval  = 200 * time.Millisecond
+		lag       = 300 * time.Millisecond
+		flush     = 100 * time.Millisecond
+		workers   = 2 // per replica
+		pace      = 4 * time.Millisecond
+		chargeUSD = "0.01"
+	)
+	limit := usd("20")
+	mk := func() *Config {
+		cfg := ledgerConfig(db, budgetCfg("shared", limit.String(), WindowConfig{Calendar: PeriodDay}, func(b *BudgetConfig) {
+			b.Action = ActionSuspend
+			b.FailMode = FailClosed
+			b.Scope = map[string]string{"team": "ml"}
+		}))
+		cfg.ReconcileInterval, cfg.ReconcileLag, cfg.StaleAfter = interval, lag, 10*time.Second
+		return cfg
+	}
+	replicas := []*budgetExtension{startExt(t, mk(), "a"), startExt(t, mk(), "b")}
+
+	var (
+		wg      sync.WaitGroup
+		denied  [2]int
+		allowed [2]int
+		mu      sync.Mutex
+	)
+	start := time.Now()
+	for ri, e := range replicas {
+		rows := make(chan spend.Charge, 100000)
+		var wwg sync.WaitGroup
+		wwg.Add(1)
+		go func() { // the replica's exporter: batches flushed every `flush`
+			defer wwg.Done()
+			tick := time.NewTicker(flush)
+			defer tick.Stop()
+			var buf []spend.Charge
+			for {
+				select {
+				case c, ok := <-rows:
+					if !ok {
+						if len(buf) > 0 {
+							insertCharges(t, db, buf)
+						}
+						return
+					}
+					buf = append(buf, c)
+				case <-tick.C:
+					if len(buf) > 0 {
+						insertCharges(t, db, buf)
+						buf = buf[:0]
+					}
+				}
+			}
+		}()
+		var rwg sync.WaitGroup
+		for w := range workers {
+			rwg.Add(1)
+			go func() {
+				defer rwg.Done()
+				id := &Identity{Team: "ml", AgentID: "agent"}
+				var res []Result
+				for i := 0; time.Since(start) < 30*time.Second; i++ {
+					var d Decision
+					d, res = e.Check(id, res[:0])
+					if d.Outcome == Deny {
+						mu.Lock()
+						denied[ri]++
+						mu.Unlock()
+						return
+					}
+					c := spend.Charge{Time: time.Now(), Cost: usd(chargeUSD), Team: "ml", AgentID: "agent", Provider: "openai", Model: "m"}
+					_ = w
+					e.Accrue(c)
+					rows <- c
+					mu.Lock()
+					allowed[ri]++
+					mu.Unlock()
+					time.Sleep(pace)
+				}
+			}()
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); rwg.Wait(); close(rows); wwg.Wait() }()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+
+	total, err := replicas[0].ledger.sum(context.Background(), scope{{field: fTeam, pattern: "ml"}}, start.Add(-time.Hour), time.Now().Add(time.Hour))
+	require.NoError(t, err)
+	require.Equal(t, workers, denied[0], "every worker of replica a was denied")
+	require.Equal(t, workers, denied[1], "every worker of replica b was denied")
+	require.GreaterOrEqual(t, total.Cmp(limit), 0, "traffic reached the limit before being denied")
+	over, _ := total.Sub(limit)
+	rate := total.Float64() / elapsed.Seconds() // USD/s, for the bound only
+	width := time.Duration(replicas[0].ringWidth)
+	bound := rate*(interval+lag+width).Seconds() + float64(2*workers)*usd(chargeUSD).Float64()
+	t.Logf("two replicas, limit $%s: ledger total $%s after %s (%d+%d charges), rate $%.2f/s, overspend $%s (%.1f%% of limit); documented bound rate x (interval+lag+slot %s) + in-flight = $%.4f",
+		limit, total, elapsed.Round(time.Millisecond), allowed[0], allowed[1], rate, over, 100*over.Float64()/limit.Float64(), width, bound)
+	assert.LessOrEqual(t, over.Float64(), bound, "overspend within the documented bound")
+}
+
+// A restart keeps the window's spend (loaded from the ledger on Start) and
+// its fired alerts and resumptions (persisted in budget_alerts): nothing
+// re-fires.
+func TestRestartKeepsSpendAndAlerts(t *testing.T) {
+	db := ledgerDB(t)
+	day := WindowConfig{Calendar: PeriodDay}
+	mk := func() *Config {
+		cfg := ledgerConfig(db,
+			budgetCfg("team", "10", day, func(b *BudgetConfig) {
+				b.Scope = map[string]string{"team": "ml"}
+				b.AlertThresholds = []float64{0.5, 0.9}
+				b.ProjectedAlert = false
+			}),
+			budgetCfg("stop", "1", day, func(b *BudgetConfig) {
+				b.Scope = map[string]string{"team": "ml"}
+				b.Action = ActionSuspend
+				b.AlertThresholds = []float64{1}
+				b.ProjectedAlert = false
+			}))
+		cfg.ReconcileLag = 0
+		cfg.EvaluationInterval = time.Hour // evaluate by hand
+		return cfg
+	}
+	e1 := startExt(t, mk(), "first")
+	c := spend.Charge{Time: time.Now(), Cost: usd("6"), Team: "ml", AgentID: "a"}
+	e1.Accrue(c)
+	insertCharges(t, db, []spend.Charge{c})
+	fired := e1.evaluate(e1.now())
+	require.Len(t, fired, 2, "team 0.5 and stop 1.0")
+	d, _ := e1.Check(&Identity{Team: "ml"}, nil)
+	require.Equal(t, Deny, d.Outcome)
+	_, err := e1.Resume("stop")
+	require.NoError(t, err)
+	require.NoError(t, e1.Shutdown(context.Background())) // drains the alert queue into ClickHouse
+
+	var n uint64
+	require.NoError(t, db.Conn.QueryRow(context.Background(), "SELECT count() FROM `"+db.Name+"`.`budget_alerts`").Scan(&n))
+	require.Equal(t, uint64(3), n, "two alerts and one resumption persisted")
+
+	e2 := startExt(t, mk(), "second")
+	assert.Equal(t, usd("6"), spendOf(e2, "team"), "spend survives the restart")
+	assert.Empty(t, e2.evaluate(e2.now()), "no alert re-fires after the restart")
+	assert.Equal(t, []string{"0.5"}, e2.firedLabels("team"))
+	d, res := e2.Check(&Identity{Team: "ml"}, nil)
+	assert.Equal(t, Allow, d.Outcome, "the resumption survives the restart")
+	assert.True(t, res[1].Resumed)
+
+	c2 := spend.Charge{Time: time.Now(), Cost: usd("3.5"), Team: "ml", AgentID: "a"}
+	e2.Accrue(c2)
+	evs := e2.evaluate(e2.now())
+	require.Len(t, evs, 1)
+	assert.Equal(t, 0.9, evs[0].Threshold)
+	assert.Equal(t, "9.500000000000", evs[0].Spend.String())
+}
+
+// An unreachable ledger leaves spend unknown: fail_mode decides.
+func TestUnreachableLedgerFailsClosed(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.HTTP.NetAddr.Endpoint = ""
+	cfg.ClickHouse.Endpoint = "clickhouse://127.0.0.1:19999"
+	cfg.ClickHouse.Timeout = 500 * time.Millisecond
+	cfg.Budgets = []BudgetConfig{
+		budgetCfg("closed", "10", WindowConfig{Calendar: PeriodDay}, func(b *BudgetConfig) { b.FailMode = FailClosed }),
+	}
+	e := startExt(t, cfg, "x")
+	d, res := e.Check(&Identity{Team: "any"}, nil)
+	assert.Equal(t, Deny, d.Outcome)
+	assert.Equal(t, ReasonSpendUnknown, res[0].Reason)
+}
