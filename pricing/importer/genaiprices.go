@@ -157,7 +157,10 @@ func GenAIPrices(data []byte) (*pricing.File, *Stats, error) {
 	}
 	// Providers that genai-prices folds into another: Vertex AI serves the
 	// Gemini (and partner) models of "google".
-	if !slices.ContainsFunc(f.Providers, func(p pricing.FileProvider) bool { return p.ID == "gcp.vertex_ai" }) {
+	has := func(id string) bool {
+		return slices.ContainsFunc(f.Providers, func(p pricing.FileProvider) bool { return p.ID == id })
+	}
+	if has("gcp.gemini") && has("anthropic") && !has("gcp.vertex_ai") {
 		f.Providers = append(f.Providers, pricing.FileProvider{
 			ID: "gcp.vertex_ai", Name: "Google Vertex AI", Aliases: extraAliases["gcp.vertex_ai"],
 			Fallbacks: []string{"gcp.gemini", "anthropic"},
