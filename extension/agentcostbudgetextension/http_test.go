@@ -39,7 +39,9 @@ func (tokenAuth) Authenticate(ctx context.Context, h map[string][]string) (conte
 
 var _ extensionauth.Server = tokenAuth{}
 
-type testHost struct{ ext map[component.ID]component.Component }
+type testHost struct {
+	ext map[component.ID]component.Component
+}
 
 func (h testHost) GetExtensions() map[component.ID]component.Component { return h.ext }
 
