@@ -173,10 +173,11 @@ type Call struct {
 	ReportedCost    pricing.Money
 	HasReportedCost bool
 
-	// HasOwnKeys is true when any attribute under agentcost.* or
-	// gen_ai.usage.cost was already on the span (writers must not append
-	// blindly then).
-	HasOwnKeys bool
+	// HasAgentcostKeys is true when an agentcost.* attribute was already on
+	// the span (an upstream agentcost tier priced it).
+	HasAgentcostKeys bool
+	// HasUsageCost is true when gen_ai.usage.cost was already on the span.
+	HasUsageCost bool
 
 	nums                                          [numFields]num
 	provider, reqModel, respModel, tier, agentID  str
@@ -222,7 +223,7 @@ func strOf(v pcommon.Value) string {
 // attr dispatches one attribute.
 func (c *Call) attr(k string, v pcommon.Value) {
 	if len(k) > 10 && k[:10] == "agentcost." {
-		c.HasOwnKeys = true
+		c.HasAgentcostKeys = true
 		if k == "agentcost.batch" && v.Type() == pcommon.ValueTypeBool {
 			c.Batch = v.Bool()
 		}
@@ -284,7 +285,7 @@ func (c *Call) attr(k string, v pcommon.Value) {
 
 	// --- OpenLIT (rank 1 for its cost: it is the conventional name)
 	case "gen_ai.usage.cost":
-		c.HasOwnKeys = true // we write it: never append it blindly
+		c.HasUsageCost = true
 		c.cost(v, 1)
 		c.sawOpenLIT = true
 

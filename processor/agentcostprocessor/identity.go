@@ -1,0 +1,324 @@
+package agentcostprocessor
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/agentcost/agentcost/internal/genai"
+)
+
+// Span actions decided per batch.
+const (
+	actNone    uint8 = iota // not a GenAI span, or priced upstream: untouched
+	actStamp                // stamp identity (and price if billable) now
+	actPending              // billable, agent may still arrive: holding decides
+	actHeld                 // moved into the hold buffer
+)
+
+// Identity statuses (internal; mapped to attrs.Identity* at stamping).
+const (
+	statusOwn uint8 = iota
+	statusInherited
+	statusFallback
+)
+
+type agentRef struct{ id, name, version string }
+
+type identity struct {
+	agent  agentRef
+	root   string
+	status uint8
+}
+
+type spanKey struct {
+	t pcommon.TraceID
+	s pcommon.SpanID
+}
+
+type spanInfo struct {
+	span   ptrace.Span
+	call   genai.Call
+	scope  string
+	trace  pcommon.TraceID
+	id     pcommon.SpanID
+	parent pcommon.SpanID
+	top    bool
+	action uint8
+	res    int32
+	rsIdx  int32
+	ssIdx  int32
+	own    agentRef
+	ident  identity
+}
+
+type resInfo struct{ fallbackID string }
+
+// scratch is the per-batch working memory, pooled.
+type scratch struct {
+	spans   []spanInfo
+	res     []resInfo
+	index   map[spanKey]int32
+	pending int
+	held    int
+	ctr     counters
+}
+
+func newScratch() *scratch {
+	return &scratch{index: make(map[spanKey]int32, 256)}
+}
+
+func (sc *scratch) grow(n int) {
+	if cap(sc.spans) < n {
+		sc.spans = make([]spanInfo, 0, n)
+	}
+}
+
+func (sc *scratch) reset() {
+	clear(sc.spans)
+	sc.spans = sc.spans[:0]
+	sc.res = sc.res[:0]
+	clear(sc.index)
+	sc.pending, sc.held = 0, 0
+	sc.ctr.reset()
+}
+
+type node struct {
+	parent pcommon.SpanID
+	top    bool
+	agent  agentRef
+}
+
+type walkResult struct {
+	nearest, outer agentRef
+	complete       bool
+}
+
+// maxDepth bounds an ancestry walk (and breaks parent cycles).
+const maxDepth = 256
+
+// walk climbs from a span's parent through the batch (sc) and the held
+// trace's remembered nodes (ht), either of which may be nil. It returns the
+// nearest and outermost agents found and whether it reached the top of the
+// trace's local tree.
+func walk(sc *scratch, ht *heldTrace, trace pcommon.TraceID, parent pcommon.SpanID, top bool) walkResult {
+	var w walkResult
+	if top {
+		w.complete = true
+		return w
+	}
+	cur := parent
+	for range maxDepth {
+		n, ok := lookup(sc, ht, trace, cur)
+		if !ok {
+			return w
+		}
+		if n.agent.id != "" {
+			if w.nearest.id == "" {
+				w.nearest = n.agent
+			}
+			w.outer = n.agent
+		}
+		if n.top {
+			w.complete = true
+			return w
+		}
+		cur = n.parent
+	}
+	w.complete = true
+	return w
+}
+
+func lookup(sc *scratch, ht *heldTrace, trace pcommon.TraceID, id pcommon.SpanID) (node, bool) {
+	if sc != nil {
+		if i, ok := sc.index[spanKey{trace, id}]; ok {
+			s := &sc.spans[i]
+			return node{parent: s.parent, top: s.top, agent: s.own}, true
+		}
+	}
+	if ht != nil {
+		n, ok := ht.nodes[id]
+		return n, ok
+	}
+	return node{}, false
+}
+
+// heldSpan is one span waiting for its agent, in its own Traces (resource
+// and scope copied).
+type heldSpan struct {
+	td         ptrace.Traces
+	trace      pcommon.TraceID
+	parent     pcommon.SpanID
+	deadline   time.Time
+	fallbackID string
+	ident      identity
+}
+
+type heldTrace struct {
+	id    pcommon.TraceID
+	nodes map[pcommon.SpanID]node
+	spans []heldSpan
+	mark  uint64
+}
+
+// maxNodesPerTrace bounds the ancestry remembered for one held trace.
+const maxNodesPerTrace = 10_000
+
+// holder is the bounded hold buffer. Several collectors must route spans by
+// trace id (the contrib loadbalancing exporter) for it to see whole traces.
+type holder struct {
+	mu        sync.Mutex
+	traces    map[pcommon.TraceID]*heldTrace
+	nSpans    int
+	count     atomic.Int64 // traces held, read without the lock
+	wait      time.Duration
+	maxSpans  int
+	maxTraces int
+	gen       uint64
+	now       func() time.Time
+}
+
+func newHolder(cfg HoldConfig) *holder {
+	return &holder{
+		traces:    make(map[pcommon.TraceID]*heldTrace),
+		wait:      cfg.Wait,
+		maxSpans:  cfg.MaxSpans,
+		maxTraces: cfg.MaxTraces,
+		now:       time.Now,
+	}
+}
+
+// active reports whether any trace has held spans.
+func (h *holder) active() bool { return h.count.Load() > 0 }
+
+// process decides the batch's pending spans (resolve with remembered
+// ancestry, hold, or release on overflow), remembers the batch's spans of
+// held traces, and returns the held spans that the batch resolved.
+func (h *holder) process(sc *scratch, td ptrace.Traces) (released []heldSpan, heldNow, overflow int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.gen++
+	now := h.now()
+	var touched []*heldTrace
+
+	// Traces already held that this batch touches.
+	if len(h.traces) > 0 {
+		for i := range sc.spans {
+			s := &sc.spans[i]
+			if ht := h.traces[s.trace]; ht != nil && ht.mark != h.gen {
+				ht.mark = h.gen
+				touched = append(touched, ht)
+			}
+		}
+	}
+
+	for i := range sc.spans {
+		s := &sc.spans[i]
+		if s.action != actPending {
+			continue
+		}
+		ht := h.traces[s.trace]
+		w := walk(sc, ht, s.trace, s.parent, s.top)
+		if w.complete {
+			s.ident, s.action = identityFrom(w, sc.res[s.res].fallbackID), actStamp
+			continue
+		}
+		if h.nSpans >= h.maxSpans || (ht == nil && len(h.traces) >= h.maxTraces) {
+			s.ident, s.action = identityFrom(w, sc.res[s.res].fallbackID), actStamp
+			overflow++
+			continue
+		}
+		if ht == nil {
+			ht = &heldTrace{id: s.trace, nodes: make(map[pcommon.SpanID]node), mark: h.gen}
+			h.traces[s.trace] = ht
+		}
+		ht.spans = append(ht.spans, heldSpan{
+			td:         copySpan(td, s),
+			trace:      s.trace,
+			parent:     s.parent,
+			deadline:   now.Add(h.wait),
+			fallbackID: sc.res[s.res].fallbackID,
+		})
+		h.nSpans++
+		s.action = actHeld
+		sc.held++
+		heldNow++
+	}
+
+	// Remember this batch's spans of every held trace.
+	if len(h.traces) > 0 {
+		for i := range sc.spans {
+			s := &sc.spans[i]
+			if ht := h.traces[s.trace]; ht != nil && len(ht.nodes) < maxNodesPerTrace {
+				ht.nodes[s.id] = node{parent: s.parent, top: s.top, agent: s.own}
+			}
+		}
+	}
+
+	// Held spans that the new ancestry completes.
+	for _, ht := range touched {
+		kept := ht.spans[:0]
+		for _, hs := range ht.spans {
+			w := walk(nil, ht, hs.trace, hs.parent, false)
+			if !w.complete {
+				kept = append(kept, hs)
+				continue
+			}
+			hs.ident = identityFrom(w, hs.fallbackID)
+			released = append(released, hs)
+			h.nSpans--
+		}
+		clear(ht.spans[len(kept):])
+		ht.spans = kept
+		if len(kept) == 0 {
+			delete(h.traces, ht.id)
+		}
+	}
+	h.count.Store(int64(len(h.traces)))
+	return released, heldNow, overflow
+}
+
+// expire removes and returns held spans whose deadline is not after now
+// (every span when all is set), with the best identity known so far.
+func (h *holder) expire(now time.Time, all bool) []heldSpan {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []heldSpan
+	for id, ht := range h.traces {
+		kept := ht.spans[:0]
+		for _, hs := range ht.spans {
+			if !all && hs.deadline.After(now) {
+				kept = append(kept, hs)
+				continue
+			}
+			hs.ident = identityFrom(walk(nil, ht, hs.trace, hs.parent, false), hs.fallbackID)
+			out = append(out, hs)
+			h.nSpans--
+		}
+		clear(ht.spans[len(kept):])
+		ht.spans = kept
+		if len(kept) == 0 {
+			delete(h.traces, id)
+		}
+	}
+	h.count.Store(int64(len(h.traces)))
+	return out
+}
+
+// copySpan copies one span with its resource and scope into a new Traces.
+func copySpan(td ptrace.Traces, s *spanInfo) ptrace.Traces {
+	out := ptrace.NewTraces()
+	r := td.ResourceSpans().At(int(s.rsIdx))
+	ss := r.ScopeSpans().At(int(s.ssIdx))
+	ors := out.ResourceSpans().AppendEmpty()
+	r.Resource().CopyTo(ors.Resource())
+	ors.SetSchemaUrl(r.SchemaUrl())
+	oss := ors.ScopeSpans().AppendEmpty()
+	ss.Scope().CopyTo(oss.Scope())
+	oss.SetSchemaUrl(ss.SchemaUrl())
+	s.span.CopyTo(oss.Spans().AppendEmpty())
+	return out
+}

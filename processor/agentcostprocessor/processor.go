@@ -1,0 +1,427 @@
+package agentcostprocessor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/collector/processor/processorhelper"
+	"go.uber.org/zap"
+
+	"github.com/agentcost/agentcost/internal/genai"
+	"github.com/agentcost/agentcost/internal/registry"
+	"github.com/agentcost/agentcost/internal/spend"
+	"github.com/agentcost/agentcost/pricing"
+	"github.com/agentcost/agentcost/processor/agentcostprocessor/internal/metadata"
+)
+
+type agentcostProcessor struct {
+	cfg    *Config
+	logger *zap.Logger
+	next   consumer.Traces
+	tb     *metadata.TelemetryBuilder
+
+	// Set in start, read-only afterwards.
+	cat     *pricing.Catalog
+	reg     *registry.Watcher
+	accruer spend.Accruer
+
+	// Derived from the config at creation, read-only.
+	toolPrices     map[string]pricing.Money
+	inputDefault   genai.InputMode
+	inputProviders map[string]genai.InputMode
+	inputScopes    map[string]genai.InputMode
+	recordReported bool
+
+	hold *holder // nil when holding is off
+
+	scratch sync.Pool
+
+	unknownMu    sync.Mutex
+	unknown      map[string]struct{}
+	unknownCount atomic.Int64
+
+	// Hold-release goroutine.
+	cancel   context.CancelFunc
+	done     chan struct{}
+	stopOnce sync.Once
+}
+
+func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*agentcostProcessor, error) {
+	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, err
+	}
+	p := &agentcostProcessor{
+		cfg:            cfg,
+		logger:         set.Logger,
+		next:           next,
+		tb:             tb,
+		toolPrices:     make(map[string]pricing.Money, len(cfg.ToolPrices)),
+		inputProviders: make(map[string]genai.InputMode, len(cfg.InputTokens.Providers)),
+		inputScopes:    make(map[string]genai.InputMode, len(cfg.InputTokens.Scopes)),
+		recordReported: cfg.CostOfRecord == recordReported,
+		unknown:        make(map[string]struct{}),
+	}
+	p.inputDefault, _ = genai.ParseInputMode(cfg.InputTokens.Mode)
+	for k, v := range cfg.InputTokens.Providers {
+		p.inputProviders[k], _ = genai.ParseInputMode(v)
+	}
+	for k, v := range cfg.InputTokens.Scopes {
+		p.inputScopes[k], _ = genai.ParseInputMode(v)
+	}
+	for k, v := range cfg.ToolPrices {
+		m, err := pricing.ParseMoney(strings.TrimSpace(v))
+		if err != nil {
+			return nil, fmt.Errorf("`tool_prices.%s`: %w", k, err)
+		}
+		p.toolPrices[k] = m
+	}
+	if cfg.Hold.Wait > 0 {
+		p.hold = newHolder(cfg.Hold)
+	}
+	p.scratch.New = func() any { return newScratch() }
+	return p, nil
+}
+
+func (p *agentcostProcessor) start(_ context.Context, host component.Host) error {
+	var (
+		cat *pricing.Catalog
+		err error
+	)
+	switch {
+	case !p.cfg.DefaultCatalog:
+		layers := make([][]byte, 0, len(p.cfg.Catalogs))
+		for _, path := range p.cfg.Catalogs {
+			b, rerr := readFile(path)
+			if rerr != nil {
+				return fmt.Errorf("`catalogs`: load pricing catalog %q: %w", path, rerr)
+			}
+			layers = append(layers, b)
+		}
+		cat, err = pricing.Parse(layers...)
+	default:
+		cat, err = pricing.Load(p.cfg.Catalogs...)
+	}
+	if err != nil {
+		return fmt.Errorf("`catalogs`: %w", err)
+	}
+	p.cat = cat
+
+	if p.cfg.Budget != nil {
+		ext, ok := host.GetExtensions()[*p.cfg.Budget]
+		if !ok {
+			return fmt.Errorf("`budget`: extension %q is not configured in the service", p.cfg.Budget.String())
+		}
+		acc, ok := ext.(spend.Accruer)
+		if !ok {
+			return fmt.Errorf("`budget`: extension %q does not accept charges (it does not implement spend.Accruer)", p.cfg.Budget.String())
+		}
+		p.accruer = acc
+	}
+
+	if path := p.cfg.Registry.Path; path != "" {
+		w, err := registry.NewWatcher(path, p.cfg.Registry.ReloadInterval, p.logger)
+		if err != nil {
+			return fmt.Errorf("`registry.path`: %w", err)
+		}
+		w.OnReload = func(err error) {
+			if err != nil {
+				p.tb.AgentcostRegistryReloadFailures.Add(context.Background(), 1)
+				return
+			}
+			p.tb.AgentcostRegistryReloads.Add(context.Background(), 1)
+		}
+		p.reg = w
+		w.Start()
+	}
+
+	if p.hold != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		p.cancel, p.done = cancel, make(chan struct{})
+		go p.releaseLoop(ctx)
+	}
+	p.logger.Info("agentcost processor started",
+		zap.String("catalog_version", cat.Version()),
+		zap.Duration("hold_wait", p.cfg.Hold.Wait),
+		zap.Bool("registry", p.reg != nil),
+		zap.Bool("budget", p.accruer != nil))
+	return nil
+}
+
+// shutdown stops the release goroutine and the registry watcher, then sends
+// every held span downstream with the best identity known. It works when
+// start never ran.
+func (p *agentcostProcessor) shutdown(ctx context.Context) error {
+	var err error
+	p.stopOnce.Do(func() {
+		if p.cancel != nil {
+			p.cancel()
+			<-p.done
+		}
+		p.reg.Stop()
+		if p.hold != nil {
+			err = p.releaseExpired(ctx, time.Time{}, true)
+		}
+		p.tb.Shutdown()
+	})
+	return err
+}
+
+// releaseLoop releases held spans whose wait ran out. It runs on its own
+// goroutine with its own context until shutdown.
+func (p *agentcostProcessor) releaseLoop(ctx context.Context) {
+	defer close(p.done)
+	tick := p.cfg.Hold.Wait / 4
+	tick = min(max(tick, 10*time.Millisecond), time.Second)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if err := p.releaseExpired(ctx, now, false); err != nil && !errors.Is(err, context.Canceled) {
+				p.logger.Warn("sending held spans downstream failed", zap.Error(err))
+			}
+		}
+	}
+}
+
+// releaseExpired sends the held spans whose deadline is before now (all of
+// them when all is set) downstream, stamped and priced.
+func (p *agentcostProcessor) releaseExpired(ctx context.Context, now time.Time, all bool) error {
+	rel := p.hold.expire(now, all)
+	if len(rel) == 0 {
+		return nil
+	}
+	out := ptrace.NewTraces()
+	for i := range rel {
+		p.finishHeld(ctx, &rel[i])
+		rel[i].td.ResourceSpans().MoveAndAppendTo(out.ResourceSpans())
+	}
+	p.tb.AgentcostSpansTimedOut.Add(ctx, int64(len(rel)))
+	p.tb.AgentcostSpansHeldCurrent.Add(ctx, -int64(len(rel)))
+	if err := p.next.ConsumeTraces(ctx, out); err != nil {
+		return fmt.Errorf("release %d held spans: %w", len(rel), err)
+	}
+	return nil
+}
+
+// processTraces is the processorhelper callback.
+func (p *agentcostProcessor) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.Traces, error) {
+	sc := p.scratch.Get().(*scratch)
+	defer p.putScratch(sc)
+
+	p.extract(sc, td)
+	p.resolveInBatch(sc)
+
+	var released []heldSpan
+	if p.hold != nil && (sc.pending > 0 || p.hold.active()) {
+		var heldNow, overflow int
+		released, heldNow, overflow = p.hold.process(sc, td)
+		if heldNow > 0 {
+			p.tb.AgentcostSpansHeld.Add(ctx, int64(heldNow))
+		}
+		if overflow > 0 {
+			p.tb.AgentcostSpansOverflowed.Add(ctx, int64(overflow))
+		}
+		if d := int64(heldNow - len(released)); d != 0 {
+			p.tb.AgentcostSpansHeldCurrent.Add(ctx, d)
+		}
+		if len(released) > 0 {
+			p.tb.AgentcostSpansReleased.Add(ctx, int64(len(released)))
+		}
+	}
+
+	for i := range sc.spans {
+		s := &sc.spans[i]
+		if s.action == actStamp {
+			p.finish(ctx, s, &sc.res[s.res], &sc.ctr)
+		}
+	}
+	if sc.held > 0 {
+		removeHeld(td, sc)
+	}
+	for i := range released {
+		p.finishHeld(ctx, &released[i])
+		released[i].td.ResourceSpans().MoveAndAppendTo(td.ResourceSpans())
+	}
+	sc.ctr.flush(ctx, p.tb)
+	if td.SpanCount() == 0 {
+		return td, processorhelper.ErrSkipProcessingData
+	}
+	return td, nil
+}
+
+// extract fills the scratch with one entry per span: its GenAI content,
+// ids, own identity, and the batch index.
+func (p *agentcostProcessor) extract(sc *scratch, td ptrace.Traces) {
+	rss := td.ResourceSpans()
+	n := td.SpanCount()
+	sc.grow(n)
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		sc.res = append(sc.res, p.resourceInfo(rs.Resource()))
+		ri := int32(len(sc.res) - 1)
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			ss := sss.At(j)
+			scope := ss.Scope().Name()
+			spans := ss.Spans()
+			for k := 0; k < spans.Len(); k++ {
+				span := spans.At(k)
+				sc.spans = append(sc.spans, spanInfo{})
+				s := &sc.spans[len(sc.spans)-1]
+				s.span, s.res, s.scope = span, ri, scope
+				s.rsIdx, s.ssIdx = int32(i), int32(j)
+				p.fillSpan(s, span)
+				sc.index[spanKey{s.trace, s.id}] = int32(len(sc.spans) - 1)
+			}
+		}
+	}
+}
+
+// fillSpan extracts one span's content and own identity.
+func (p *agentcostProcessor) fillSpan(s *spanInfo, span ptrace.Span) {
+	attrs := span.Attributes()
+	genai.Extract(&s.call, span.Name(), attrs)
+	s.trace, s.id, s.parent = span.TraceID(), span.SpanID(), span.ParentSpanID()
+	s.top = isTop(span)
+	s.own = agentRef{id: s.call.AgentID, name: s.call.AgentName, version: s.call.AgentVersion}
+	for _, k := range p.cfg.Identity.AgentIDKeys {
+		if v, ok := attrs.Get(k); ok && v.Type() == pcommon.ValueTypeStr && v.Str() != "" {
+			s.own.id = v.Str()
+			if s.own.name == "" {
+				s.own.name = s.own.id
+			}
+			break
+		}
+	}
+	switch {
+	case s.call.Kind == genai.KindNone:
+		s.action = actNone
+	case s.call.HasAgentcostKeys && !p.cfg.Overwrite:
+		s.action = actNone // priced upstream: leave it
+	default:
+		s.action = actStamp
+	}
+}
+
+// isTop reports whether nothing above span can be in this trace's local
+// tree: no parent, a remote parent, or a server/consumer span (whose parent
+// lives in another service).
+func isTop(span ptrace.Span) bool {
+	if span.ParentSpanID().IsEmpty() {
+		return true
+	}
+	const hasIsRemote, isRemote = 0x100, 0x200
+	if f := span.Flags(); f&hasIsRemote != 0 && f&isRemote != 0 {
+		return true
+	}
+	k := span.Kind()
+	return k == ptrace.SpanKindServer || k == ptrace.SpanKindConsumer
+}
+
+// resourceInfo computes a resource's fallback agent id.
+func (p *agentcostProcessor) resourceInfo(res pcommon.Resource) resInfo {
+	attrs := res.Attributes()
+	for _, k := range p.cfg.Identity.ResourceAgentIDKeys {
+		if v, ok := attrs.Get(k); ok && v.Type() == pcommon.ValueTypeStr && v.Str() != "" {
+			return resInfo{fallbackID: v.Str()}
+		}
+	}
+	if p.cfg.Identity.ServiceNameFallback {
+		if v, ok := attrs.Get("service.name"); ok && v.Type() == pcommon.ValueTypeStr && v.Str() != "" {
+			return resInfo{fallbackID: v.Str()}
+		}
+	}
+	return resInfo{fallbackID: p.cfg.Identity.FallbackAgentID}
+}
+
+// resolveInBatch gives every span to stamp an identity from its own
+// attributes or its ancestors in this batch; billable spans whose ancestry
+// leaves the batch without an answer are marked pending (holding decides).
+func (p *agentcostProcessor) resolveInBatch(sc *scratch) {
+	for i := range sc.spans {
+		s := &sc.spans[i]
+		if s.action != actStamp {
+			continue
+		}
+		w := walk(sc, nil, s.trace, s.parent, s.top)
+		switch {
+		case s.own.id != "":
+			s.ident = identity{agent: s.own, root: s.own.id, status: statusOwn}
+			if w.outer.id != "" {
+				s.ident.root = w.outer.id
+			}
+		case w.complete || p.hold == nil || !s.call.Kind.Billable():
+			s.ident = identityFrom(w, sc.res[s.res].fallbackID)
+		default:
+			s.action = actPending
+			sc.pending++
+		}
+	}
+}
+
+// identityFrom is the identity a walk found, or the fallback.
+func identityFrom(w walkResult, fallbackID string) identity {
+	if w.nearest.id != "" {
+		return identity{agent: w.nearest, root: w.outer.id, status: statusInherited}
+	}
+	return identity{agent: agentRef{id: fallbackID, name: fallbackID}, root: fallbackID, status: statusFallback}
+}
+
+// removeHeld drops the spans now held from td, and empty containers.
+func removeHeld(td ptrace.Traces, sc *scratch) {
+	idx := 0
+	td.ResourceSpans().RemoveIf(func(rs ptrace.ResourceSpans) bool {
+		rs.ScopeSpans().RemoveIf(func(ss ptrace.ScopeSpans) bool {
+			ss.Spans().RemoveIf(func(ptrace.Span) bool {
+				held := sc.spans[idx].action == actHeld
+				idx++
+				return held
+			})
+			return ss.Spans().Len() == 0
+		})
+		return rs.ScopeSpans().Len() == 0
+	})
+}
+
+func (p *agentcostProcessor) putScratch(sc *scratch) {
+	sc.reset()
+	p.scratch.Put(sc)
+}
+
+// noteUnknownModel counts an unknown model under a bounded label set and
+// warns once per pair.
+func (p *agentcostProcessor) noteUnknownModel(ctx context.Context, provider, model string) {
+	key := provider + "\x00" + model
+	p.unknownMu.Lock()
+	_, seen := p.unknown[key]
+	full := len(p.unknown) >= p.cfg.UnknownModelsLimit
+	if !seen && !full {
+		p.unknown[key] = struct{}{}
+	}
+	p.unknownMu.Unlock()
+	switch {
+	case seen:
+	case full:
+		model, provider = "other", "other"
+	default:
+		p.logger.Warn("unknown model: spans are marked unpriced; add it to a pricing catalog layer",
+			zap.String("provider", provider), zap.String("model", model))
+	}
+	p.tb.AgentcostUnknownModels.Add(ctx, 1, metricAttrs2("provider", provider, "model", model))
+}
+
+func readFile(path string) ([]byte, error) { return osReadFile(path) }
