@@ -392,4 +392,3 @@ func metricAttrs1(k, v string) metric.AddOption {
 func metricAttrs2(k1, v1, k2, v2 string) metric.AddOption {
 	return metric.WithAttributeSet(attribute.NewSet(attribute.String(k1, v1), attribute.String(k2, v2)))
 }
-
