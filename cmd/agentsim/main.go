@@ -175,8 +175,8 @@ func report(w io.Writer, e *sim.Expectation, exported, failed int) {
 	for _, d := range sim.Dialects {
 		fmt.Fprintf(w, " %s=%d", d, e.SpansByDialect[string(d)])
 	}
-	fmt.Fprintf(w, "\nexpected cost: %s USD over %d priced calls, %d unpriced calls (catalog %s)\n\n",
-		e.Total.Cost, e.Total.Priced, e.Total.Unpriced, e.CatalogVersion)
+	fmt.Fprintf(w, "\nexpected cost: %s USD over %d priced calls; %d unpriced calls, %d tool calls without a fee (catalog %s)\n\n",
+		e.Total.Cost, e.Total.Priced, e.Total.Unpriced, e.Total.NotBillable, e.CatalogVersion)
 	table(w, "team", e.ByTeam)
 	fmt.Fprintln(w)
 	table(w, "agent", e.ByAgent)

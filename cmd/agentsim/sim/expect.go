@@ -16,10 +16,12 @@ type Bucket struct {
 	Cost pricing.Money `json:"cost_usd"`
 	// Calls is the number of billable spans (cost rows).
 	Calls int `json:"calls"`
-	// Priced and Unpriced split Calls by pricing outcome (tool calls without
-	// a fee count as priced at zero).
-	Priced   int `json:"priced"`
-	Unpriced int `json:"unpriced"`
+	// Priced, Unpriced and NotBillable split Calls by the cost status the
+	// collector stamps: priced; unpriced (unknown model); not_billable (a
+	// tool call without a fee, a zero-cost row).
+	Priced      int `json:"priced"`
+	Unpriced    int `json:"unpriced"`
+	NotBillable int `json:"not_billable"`
 	// Input and Output tokens of the calls, cache and reasoning included.
 	InputTokens  uint64 `json:"input_tokens"`
 	OutputTokens uint64 `json:"output_tokens"`
@@ -29,11 +31,14 @@ func (b *Bucket) add(c *PricedCall) {
 	b.Calls++
 	b.InputTokens += c.Span.Usage.InputTokens
 	b.OutputTokens += c.Span.Usage.OutputTokens
-	if c.Priced {
+	switch c.Status {
+	case StatusPriced:
 		b.Priced++
 		b.Cost = b.Cost.Add(c.Cost)
-	} else {
+	case StatusUnpriced:
 		b.Unpriced++
+	default:
+		b.NotBillable++
 	}
 }
 
@@ -44,10 +49,17 @@ type PricedCall struct {
 	At     time.Time
 	Query  pricing.Query
 	Result pricing.Result
-	// Priced is false when the catalog has no price (unknown model).
-	Priced bool
+	// Status is the cost status the collector must stamp.
+	Status string
 	Cost   pricing.Money
 }
+
+// Cost statuses of billable spans (the values of agentcost.cost.status).
+const (
+	StatusPriced      = "priced"
+	StatusUnpriced    = "unpriced"
+	StatusNotBillable = "not_billable"
+)
 
 // Expectation is what the collector must store for a plan.
 type Expectation struct {
@@ -104,16 +116,18 @@ func Price(pr *Pricer, s *Span, at time.Time) *PricedCall {
 			c.Query.ServerAddress = s.Model.Server
 		}
 		c.Result = pr.Catalog.Price(c.Query, s.Usage)
-		c.Priced = c.Result.Status == pricing.StatusPriced
-		c.Cost = c.Result.Total
+		c.Status = StatusUnpriced
+		if c.Result.Status == pricing.StatusPriced {
+			c.Status, c.Cost = StatusPriced, c.Result.Total
+		}
 	case KindTool:
-		c.Priced = true
+		c.Status = StatusNotBillable
 		p := s.Tool.Provider
 		if p != "" && s.Agent.Dialect == DialectOTelDeprecated {
 			p = legacySystem[p]
 		}
 		if fee, ok := pr.ToolFee(p, s.Tool.Name, at); ok {
-			c.Cost = fee
+			c.Status, c.Cost = StatusPriced, fee
 		}
 	}
 	return c

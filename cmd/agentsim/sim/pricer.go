@@ -36,10 +36,10 @@ func (p *Pricer) ToolFee(provider, tool string, at time.Time) (pricing.Money, bo
 	if fee, ok := p.ToolPrices[tool]; ok {
 		return fee, true
 	}
-	if provider == "" {
-		return pricing.Money{}, false
+	if np := p.Catalog.NormalizeProvider(provider); np != "" {
+		provider = np
 	}
-	fee, _, ok := p.Catalog.ToolPrice(p.Catalog.NormalizeProvider(provider), tool, at)
+	fee, _, ok := p.Catalog.ToolPrice(provider, tool, at)
 	return fee, ok
 }
 

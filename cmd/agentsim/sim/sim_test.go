@@ -93,7 +93,7 @@ func TestExpectedTotalsAreSumOfCalls(t *testing.T) {
 		// Price the call again, independently of the expectation's sums.
 		again := Price(pr, c.Span, c.At)
 		require.Equal(t, c.Cost, again.Cost)
-		if c.Span.Kind == KindTool && !c.Cost.IsZero() {
+		if c.Span.Kind == KindTool && c.Status == StatusPriced {
 			fees++
 			require.Equal(t, pr.ToolPrices[c.Span.Tool.Name], c.Cost)
 		}
@@ -132,6 +132,8 @@ func TestExpectedTotalsAreSumOfCalls(t *testing.T) {
 	assert.Positive(t, want.Total.Unpriced, "the unknown models are sent")
 	assert.Positive(t, fees, "tool fees are charged")
 	assert.Positive(t, want.Total.Priced-fees, "model calls are priced")
+	assert.Positive(t, want.Total.NotBillable, "tools without a fee")
+	assert.Equal(t, want.BillableSpans, want.Total.Priced+want.Total.Unpriced+want.Total.NotBillable)
 }
 
 func toMap(kvs []attribute.KeyValue) pcommon.Map {
