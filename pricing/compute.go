@@ -82,8 +82,18 @@ func pick(m *model, ms, tod int64, tier string, batch bool) *price {
 func cost(n uint64, r rate) Money {
 	hi, lo := bits.Mul64(n, r.mant)
 	per := r.div
-	qhi := hi / per
-	qlo, rem := bits.Div64(hi%per, lo, per)
+	var qhi, qlo, rem uint64
+	switch {
+	case hi == 0 && per == 1e6: // constant divisors compile to multiplications
+		qlo, rem = lo/1e6, lo%1e6
+	case hi == 0 && per == 1e3:
+		qlo, rem = lo/1e3, lo%1e3
+	case hi == 0:
+		qlo, rem = lo/per, lo%per
+	default:
+		qhi = hi / per
+		qlo, rem = bits.Div64(hi%per, lo, per)
+	}
 	if rem != 0 && rem >= per-rem { // rem*2 >= per without overflow
 		var c uint64
 		qlo, c = bits.Add64(qlo, 1, 0)
@@ -140,6 +150,7 @@ func checkUsage(v *[numUnits]uint64) string {
 func compute(p *price, v *[numUnits]uint64, r *Result) {
 	var leaf [numUnits]uint64
 	var comp [numComponents]Money
+	var inCost, outCost Money // costs of the input and output units themselves
 	totalInput := v[uInput]
 	for _, u := range p.order[:p.n] {
 		n := v[u]
@@ -156,31 +167,44 @@ func compute(p *price, v *[numUnits]uint64, r *Result) {
 			continue
 		}
 		c := units[u].comp
-		comp[c] = comp[c].Add(cost(n, p.unitRate(u, totalInput)))
+		uc := cost(n, p.unitRate(u, totalInput))
+		switch u {
+		case uInput:
+			inCost = uc
+		case uOutput:
+			outCost = uc
+		}
+		comp[c] = comp[c].Add(uc)
 	}
 	// A part billed at its parent's price is still reported in its own
 	// component: reasoning at the output price, cache reads/writes at the
 	// input price.
-	split(p, uReasoning, uOutput, cReasoning, cOutput, v, &leaf, &comp, totalInput)
-	split(p, uCacheRead, uInput, cCacheRead, cInput, v, &leaf, &comp, totalInput)
-	split(p, uCacheWrite, uInput, cCacheWrite, cInput, v, &leaf, &comp, totalInput)
+	if v[uReasoning] != 0 && !p.has(uReasoning) {
+		split(p, uReasoning, uOutput, cReasoning, cOutput, v, &leaf, outCost, &comp, totalInput)
+	}
+	if v[uCacheRead] != 0 && !p.has(uCacheRead) {
+		split(p, uCacheRead, uInput, cCacheRead, cInput, v, &leaf, inCost, &comp, totalInput)
+	}
+	if v[uCacheWrite] != 0 && !p.has(uCacheWrite) {
+		split(p, uCacheWrite, uInput, cCacheWrite, cInput, v, &leaf, inCost, &comp, totalInput)
+	}
 	r.Input, r.CacheRead, r.CacheWrite = comp[cInput], comp[cCacheRead], comp[cCacheWrite]
 	r.Output, r.Reasoning, r.Other = comp[cOutput], comp[cReasoning], comp[cOther]
 	r.Total = r.Input.Add(r.CacheRead).Add(r.CacheWrite).Add(r.Output).Add(r.Reasoning).Add(r.Other)
 }
 
-func split(p *price, part, parent unit, to, from component, v, leaf *[numUnits]uint64, comp *[numComponents]Money, totalInput uint64) {
-	if p.has(part) || !p.has(parent) || v[part] == 0 {
+// split moves the cost of part's tokens, billed inside parent's leaf at
+// parent's rate (parentCost), from component from to component to.
+func split(p *price, part, parent unit, to, from component, v, leaf *[numUnits]uint64, parentCost Money, comp *[numComponents]Money, totalInput uint64) {
+	if !p.has(parent) {
 		return
 	}
 	n := min(v[part], leaf[parent])
 	if n == 0 {
 		return
 	}
-	r := p.unitRate(parent, totalInput)
-	all := cost(leaf[parent], r)
-	rest := cost(leaf[parent]-n, r)
-	moved, _ := all.Sub(rest)
+	rest := cost(leaf[parent]-n, p.unitRate(parent, totalInput))
+	moved, _ := parentCost.Sub(rest)
 	comp[from], _ = comp[from].Sub(moved)
 	comp[to] = comp[to].Add(moved)
 }

@@ -563,9 +563,7 @@ func TestResolveCacheBounded(t *testing.T) {
 	for i := range cacheSize + 10 {
 		c.Price(Query{Provider: "openai", Model: "gpt-tiny-" + string(rune(i))}, Usage{})
 	}
-	c.cache.mu.RLock()
-	n := len(c.cache.m)
-	c.cache.mu.RUnlock()
+	n := c.cache.len()
 	if n > cacheSize {
 		t.Errorf("cache holds %d entries, bound %d", n, cacheSize)
 	}

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // cacheSize bounds the resolution cache; when full it is emptied (names
@@ -19,31 +20,95 @@ type resolved struct {
 	prov   *provider
 }
 
+// resolveCache maps (provider, model, server) to a resolution. It is keyed
+// by model name (a string-keyed map lookup is the fastest Go map path); the
+// few entries sharing a model name are scanned. Reads are lock-free: a
+// read-only snapshot map behind an atomic pointer; new entries go to a
+// mutex-guarded dirty map that is promoted to the snapshot once it has
+// absorbed as many misses as it holds names (the sync.Map scheme, without
+// boxing keys into interfaces, so lookups do not allocate). Entry slices are
+// never modified once stored. The cache holds at most max entries; when
+// full it starts over.
 type resolveCache struct {
-	mu  sync.RWMutex
-	max int
-	m   map[cacheKey]resolved
+	read    atomic.Pointer[map[string][]cacheEntry]
+	mu      sync.Mutex
+	dirty   map[string][]cacheEntry // nil or a superset of *read
+	misses  int
+	entries int
+	max     int
+}
+
+type cacheEntry struct {
+	provider, server string
+	r                resolved
 }
 
 func (rc *resolveCache) init(max int) {
 	rc.max = max
-	rc.m = make(map[cacheKey]resolved, 64)
+	empty := map[string][]cacheEntry{}
+	rc.read.Store(&empty)
+}
+
+func find(list []cacheEntry, k *cacheKey) (resolved, bool) {
+	for i := range list {
+		if list[i].provider == k.provider && list[i].server == k.server {
+			return list[i].r, true
+		}
+	}
+	return resolved{}, false
 }
 
 func (rc *resolveCache) get(k cacheKey) (resolved, bool) {
-	rc.mu.RLock()
-	r, ok := rc.m[k]
-	rc.mu.RUnlock()
+	if r, ok := find((*rc.read.Load())[k.model], &k); ok {
+		return r, true
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.dirty == nil {
+		return resolved{}, false
+	}
+	r, ok := find(rc.dirty[k.model], &k)
+	if ok {
+		rc.misses++
+		if rc.misses >= len(rc.dirty) {
+			m := rc.dirty
+			rc.read.Store(&m)
+			rc.dirty, rc.misses = nil, 0
+		}
+	}
 	return r, ok
 }
 
 func (rc *resolveCache) put(k cacheKey, r resolved) {
 	rc.mu.Lock()
-	if len(rc.m) >= rc.max {
-		clear(rc.m)
+	defer rc.mu.Unlock()
+	if rc.dirty == nil {
+		read := *rc.read.Load()
+		rc.dirty = make(map[string][]cacheEntry, len(read)+1)
+		for key, v := range read {
+			rc.dirty[key] = v
+		}
 	}
-	rc.m[k] = r
-	rc.mu.Unlock()
+	if rc.entries >= rc.max {
+		empty := map[string][]cacheEntry{}
+		rc.read.Store(&empty)
+		rc.dirty, rc.misses, rc.entries = make(map[string][]cacheEntry), 0, 0
+	}
+	old := rc.dirty[k.model]
+	if _, ok := find(old, &k); ok {
+		return
+	}
+	list := make([]cacheEntry, len(old), len(old)+1)
+	copy(list, old)
+	rc.dirty[k.model] = append(list, cacheEntry{provider: k.provider, server: k.server, r: r})
+	rc.entries++
+}
+
+// len returns the number of cached resolutions (for tests).
+func (rc *resolveCache) len() int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.entries
 }
 
 func (c *Catalog) resolve(q *Query) resolved {

@@ -1,0 +1,64 @@
+package pricing
+
+import (
+	"testing"
+	"time"
+)
+
+// BenchmarkPrice measures lookup plus computation for a model already
+// resolved once (the cache hit path every span takes after the first).
+//
+//	go test -run '^$' -bench 'BenchmarkPrice|BenchmarkParse' -benchmem -count 6 ./pricing | tee new.txt
+//	benchstat old.txt new.txt
+func BenchmarkPrice(b *testing.B) {
+	c, err := Default()
+	if err != nil {
+		b.Fatal(err)
+	}
+	at := time.Date(2026, 9, 1, 12, 0, 0, 0, time.UTC)
+	for _, bc := range []struct {
+		name  string
+		q     Query
+		u     Usage
+		total string
+	}{
+		{"model=cached", Query{Provider: "openai", Model: "gpt-4o", At: at},
+			Usage{InputTokens: 1000, CacheReadTokens: 300, OutputTokens: 200, ReasoningTokens: 50}, "0.004125000000"},
+		{"model=snapshot", Query{Provider: "openai", Model: "gpt-4o-2024-11-20", At: at},
+			Usage{InputTokens: 1000, CacheReadTokens: 300, OutputTokens: 200}, "0.004125000000"},
+		{"model=dated_windowed", Query{Provider: "deepseek", Model: "deepseek-chat", At: at},
+			Usage{InputTokens: 1000, CacheReadTokens: 300, OutputTokens: 200}, ""},
+		{"model=legacy_provider_fallback", Query{Provider: "az.ai.openai", Model: "gpt-4o", At: at},
+			Usage{InputTokens: 1000, CacheReadTokens: 300, OutputTokens: 200}, "0.004125000000"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			r := c.Price(bc.q, bc.u)
+			if r.Status != StatusPriced || (bc.total != "" && r.Total.String() != bc.total) {
+				b.Fatalf("%s: %s %q total %s, want %s", bc.name, r.Status, r.Reason, r.Total, bc.total)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				r = c.Price(bc.q, bc.u)
+			}
+			if r.Status != StatusPriced {
+				b.Fatal(r.Reason)
+			}
+		})
+	}
+}
+
+// BenchmarkParse measures loading the embedded default catalog (YAML decode,
+// compile, validate); Default pays it once per process.
+//
+//	go test -run '^$' -bench 'BenchmarkParse' -benchmem -count 6 ./pricing
+func BenchmarkParse(b *testing.B) {
+	b.Run("catalog=default", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			c, err := Parse(defaultYAML)
+			if err != nil || c.Version() == "" {
+				b.Fatal(err)
+			}
+		}
+	})
+}
