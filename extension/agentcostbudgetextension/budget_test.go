@@ -53,7 +53,7 @@ func budgetCfg(name, limit string, w WindowConfig, mods ...func(*BudgetConfig)) 
 
 // newTestExt builds an extension (not started: no loops, no server) on a
 // fake clock.
-func newTestExt(t *testing.T, clock *fakeClock, budgets []BudgetConfig, mods ...func(*Config)) *budgetExtension {
+func newTestExt(t testing.TB, clock *fakeClock, budgets []BudgetConfig, mods ...func(*Config)) *budgetExtension {
 	t.Helper()
 	cfg := createDefaultConfig().(*Config)
 	cfg.Budgets = budgets
@@ -63,7 +63,7 @@ func newTestExt(t *testing.T, clock *fakeClock, budgets []BudgetConfig, mods ...
 	require.NoError(t, cfg.Validate())
 	e, err := newExtension(cfg, extensiontest.NewNopSettings(metadata.Type))
 	require.NoError(t, err)
-	e.now = clock.Now
+	e.useClock(clock.Now)
 	return e
 }
 
@@ -318,7 +318,7 @@ func TestFailOpenAndClosed(t *testing.T) {
 	// A successful reconcile makes it known...
 	for _, b := range e.budgets.Load().list {
 		b.mu.Lock()
-		b.lastOK = clock.Now()
+		b.setLastOK(clock.Now())
 		b.mu.Unlock()
 	}
 	d, _ = e.Check(&Identity{Team: "b"}, nil)

@@ -99,6 +99,11 @@ type budgetExtension struct {
 	set      extension.Settings
 	logger   *zap.Logger
 	now      func() time.Time
+	// checkNow is the clock of Check: a coarse clock (see coarseClock) when
+	// the real clock is used, else now.
+	checkNow  func() time.Time
+	realClock bool
+	coarse    *coarseClock
 	replica  string
 	budgets  atomic.Pointer[budgetSet]
 	ledger   *ledger
@@ -109,6 +114,7 @@ type budgetExtension struct {
 	// ringWidth and ringSlots size each budget's local accrual ring.
 	ringWidth time.Duration
 	ringSlots int
+	localOnly bool // no ledger configured: spend is always known
 
 	server   *http.Server
 	cancel   context.CancelFunc
@@ -119,7 +125,7 @@ type budgetExtension struct {
 }
 
 func newExtension(cfg *Config, set extension.Settings) (*budgetExtension, error) {
-	e := &budgetExtension{cfg: cfg, set: set, logger: set.Logger, now: time.Now, replica: cfg.ReplicaID}
+	e := &budgetExtension{cfg: cfg, set: set, logger: set.Logger, now: time.Now, checkNow: time.Now, realClock: true, replica: cfg.ReplicaID}
 	if e.replica == "" {
 		if h, err := os.Hostname(); err == nil {
 			e.replica = h
@@ -130,6 +136,7 @@ func newExtension(cfg *Config, set extension.Settings) (*budgetExtension, error)
 	span := cfg.ReconcileInterval + cfg.ReconcileLag
 	e.ringWidth = min(max(span/16, 10*time.Millisecond), time.Second).Truncate(time.Millisecond)
 	e.ringSlots = int(2*span/e.ringWidth) + 8
+	e.localOnly = !cfg.ClickHouse.Enabled()
 	if !cfg.ClickHouse.Enabled() {
 		e.ringSlots = 64
 	}
@@ -190,7 +197,9 @@ func (e *budgetExtension) install(defs []*budgetDef) {
 }
 
 func (b *budget) copyStateFrom(o *budget) {
-	b.ws, b.we, b.base, b.settled, b.cutoff, b.lastOK = o.ws, o.we, o.base, o.settled, o.cutoff, o.lastOK
+	b.ws, b.we, b.base, b.settled, b.cutoff = o.ws, o.we, o.base, o.settled, o.cutoff
+	b.wsNs, b.weNs, b.rollFloor = o.wsNs, o.weNs, o.rollFloor
+	b.setLastOK(o.lastOK)
 	b.projFired, b.resumed = o.projFired, o.resumed
 	if len(b.ring.sums) == len(o.ring.sums) && b.ring.width == o.ring.width {
 		copy(b.ring.sums, o.ring.sums)
@@ -229,6 +238,10 @@ func (e *budgetExtension) Start(ctx context.Context, host component.Host) error 
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
+	if e.realClock {
+		e.coarse = startCoarseClock(coarseResolution)
+		e.checkNow = e.coarse.Now
+	}
 	n, err := newDispatcher(runCtx, e.cfg, host, e.set.TelemetrySettings, tel, e)
 	if err != nil {
 		return err
@@ -299,14 +312,20 @@ func (e *budgetExtension) Shutdown(ctx context.Context) error {
 		e.cancel()
 	}
 	e.wg.Wait()
+	if e.coarse != nil {
+		e.coarse.stop()
+		e.coarse = nil
+	}
 	if e.notifier != nil {
 		e.notifier.close()
 	}
 	if e.ledger != nil {
 		errs = append(errs, e.ledger.close())
+		e.ledger = nil
 	}
 	if e.tel != nil {
 		e.tel.Shutdown()
+		e.tel = nil
 	}
 	return errors.Join(errs...)
 }
@@ -343,7 +362,7 @@ func (e *budgetExtension) Check(id *Identity, dst []Result) (Decision, []Result)
 		e.decided[Allow].Add(1)
 		return d, dst
 	}
-	now := e.now()
+	now := e.checkNow()
 	for _, b := range set.list {
 		if !b.def.scope.match(id) {
 			continue
@@ -371,10 +390,10 @@ func (e *budgetExtension) Check(id *Identity, dst []Result) (Decision, []Result)
 // knownLocked reports whether the budget's spend is known: no ledger is
 // configured, or a reconcile succeeded within stale_after.
 func (e *budgetExtension) knownLocked(b *budget, now time.Time) bool {
-	if e.ledger == nil && !e.cfg.ClickHouse.Enabled() {
+	if e.localOnly {
 		return true
 	}
-	return !b.lastOK.IsZero() && now.Sub(b.lastOK) <= e.cfg.StaleAfter
+	return b.lastOKNs != 0 && now.UnixNano()-b.lastOKNs <= int64(e.cfg.StaleAfter)
 }
 
 func (e *budgetExtension) decideLocked(b *budget, now time.Time) Result {
@@ -383,12 +402,12 @@ func (e *budgetExtension) decideLocked(b *budget, now time.Time) Result {
 	r := Result{Budget: d.name, Action: d.action, Spend: sp, Limit: d.limit, WindowStart: b.ws,
 		WindowEnd: b.we, SpendKnown: e.knownLocked(b, now), Resumed: b.resumed}
 	atLimit := sp.Cmp(d.limit) >= 0
-	retry := e.cfg.ReconcileInterval
-	if !b.we.IsZero() {
-		retry = b.we.Sub(now)
-	}
 	switch {
 	case atLimit && d.action == ActionSuspend && !b.resumed:
+		retry := e.cfg.ReconcileInterval
+		if b.weNs != 0 {
+			retry = time.Duration(b.weNs - now.UnixNano())
+		}
 		r.Outcome, r.Reason, r.Suspended, r.RetryAfter = Deny, ReasonSuspended, true, retry
 	case atLimit && d.action == ActionSuspend:
 		r.Reason = ReasonResumed
@@ -495,3 +514,8 @@ func (e *budgetExtension) startHTTP(ctx context.Context, host component.Host) er
 
 // sameConfig reports whether two definitions are configured identically.
 func sameConfig(a, b *budgetDef) bool { return reflect.DeepEqual(a.cfg, b.cfg) }
+
+// useClock replaces the clock (tests): Check then reads it directly too.
+func (e *budgetExtension) useClock(now func() time.Time) {
+	e.now, e.checkNow, e.realClock = now, now, false
+}

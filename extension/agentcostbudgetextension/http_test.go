@@ -62,7 +62,7 @@ func startHTTPExt(t testing.TB, clock *fakeClock, auth bool, budgets ...BudgetCo
 	e, err := newExtension(cfg, extensiontest.NewNopSettings(metadata.Type))
 	require.NoError(t, err)
 	if clock != nil {
-		e.now = clock.Now
+		e.useClock(clock.Now)
 	}
 	host := testHost{ext: map[component.ID]component.Component{authID: tokenAuth{}}}
 	require.NoError(t, e.Start(context.Background(), host))

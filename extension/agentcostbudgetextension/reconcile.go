@@ -94,7 +94,7 @@ func (e *budgetExtension) reconcileBudget(ctx context.Context, b *budget, now ti
 	b.settled = pricing.Money{}
 	b.cutoff = cutoff
 	b.advanceLocked()
-	b.lastOK = now
+	b.setLastOK(now)
 	for _, f := range fired {
 		switch f.kind {
 		case kindResume:

@@ -28,8 +28,9 @@ func newRing(width time.Duration, n int) ring {
 	return r
 }
 
-func (r *ring) slotOf(t time.Time) int64 {
-	ns := t.UnixNano()
+func (r *ring) slotOf(t time.Time) int64 { return r.slotOfNs(t.UnixNano()) }
+
+func (r *ring) slotOfNs(ns int64) int64 {
 	s := ns / r.width
 	if ns < 0 && ns%r.width != 0 {
 		s--
@@ -89,8 +90,12 @@ type budget struct {
 	def *budgetDef
 
 	mu sync.Mutex
-	// ws, we are the current calendar window (we is zero for rolling).
-	ws, we time.Time
+	// ws, we are the current calendar window (we is zero for rolling); the
+	// Ns fields mirror them (and lastOK) for the hot path.
+	ws, we     time.Time
+	wsNs, weNs int64
+	lastOKNs   int64
+	rollFloor  int64
 	// base is the ledger's spend in [ws, cutoff) at the last reconcile.
 	base pricing.Money
 	// settled is local spend older than the ring's floor that the ledger did
@@ -120,18 +125,27 @@ func (b *budget) windowKeyLocked() time.Time {
 }
 
 // rollLocked moves to the window containing now and, for rolling windows,
-// stops counting spend that left it.
+// stops counting spend that left it (at slot granularity: the window start
+// is the start of the slot holding now-rolling). The common case is two
+// integer comparisons.
 func (b *budget) rollLocked(now time.Time) {
-	w := b.def.window
-	if w.isRolling() {
-		b.ws = now.Add(-w.rolling)
-		b.advanceLocked()
+	ns := now.UnixNano()
+	w := &b.def.window
+	if w.rolling > 0 {
+		floor := b.ring.slotOfNs(ns - int64(w.rolling))
+		if floor > b.rollFloor || b.ws.IsZero() { // never back: clocks may lag
+			b.rollFloor = floor
+			b.ws = time.Unix(0, floor*b.ring.width).UTC()
+			b.wsNs = b.ws.UnixNano()
+			b.advanceLocked()
+		}
 		return
 	}
-	if !b.ws.IsZero() && now.Before(b.we) && !now.Before(b.ws) {
-		return
+	if b.weNs != 0 && ns < b.weNs {
+		return // still this window (a lagging clock never moves it back)
 	}
 	b.ws, b.we = w.bounds(now)
+	b.wsNs, b.weNs = b.ws.UnixNano(), b.we.UnixNano()
 	b.base = pricing.Money{}
 	b.settled = pricing.Money{}
 	b.fired = 0
@@ -140,10 +154,15 @@ func (b *budget) rollLocked(now time.Time) {
 	b.advanceLocked()
 }
 
+// setLastOK records a successful reconcile.
+func (b *budget) setLastOK(t time.Time) { b.lastOK, b.lastOKNs = t, t.UnixNano() }
+
 func (b *budget) advanceLocked() {
-	floor := b.ring.slotOf(b.ws)
-	if c := b.ring.slotOf(b.cutoff); !b.cutoff.IsZero() && c > floor {
-		floor = c
+	floor := b.ring.slotOfNs(b.wsNs)
+	if !b.cutoff.IsZero() {
+		if c := b.ring.slotOf(b.cutoff); c > floor {
+			floor = c
+		}
 	}
 	b.ring.advance(floor)
 }
@@ -151,13 +170,14 @@ func (b *budget) advanceLocked() {
 // accrueLocked counts a charge made at t.
 func (b *budget) accrueLocked(t time.Time, cost pricing.Money, now time.Time) {
 	b.rollLocked(now)
-	if t.After(now) {
-		t = now // a clock ahead of ours: count it now, in this window
+	tNs, ns := t.UnixNano(), now.UnixNano()
+	if tNs > ns {
+		tNs = ns // a clock ahead of ours: count it now, in this window
 	}
-	if t.Before(b.ws) {
+	if tNs < b.wsNs {
 		return // an earlier window's charge
 	}
-	slot := b.ring.slotOf(t)
+	slot := b.ring.slotOfNs(tNs)
 	if slot < b.ring.floor {
 		b.settled = b.settled.Add(cost)
 		return

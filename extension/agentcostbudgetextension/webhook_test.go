@@ -78,7 +78,7 @@ func TestWebhookPayloadRetriesAndSignature(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 	e, err := newExtension(cfg, extensiontest.NewNopSettings(metadata.Type))
 	require.NoError(t, err)
-	e.now = clock.Now
+	e.useClock(clock.Now)
 	require.NoError(t, e.Start(context.Background(), componenttest.NewNopHost()))
 	defer func() { require.NoError(t, e.Shutdown(context.Background())) }()
 
