@@ -95,21 +95,21 @@ type budgetSet struct {
 }
 
 type budgetExtension struct {
-	cfg      *Config
-	set      extension.Settings
-	logger   *zap.Logger
-	now      func() time.Time
+	cfg    *Config
+	set    extension.Settings
+	logger *zap.Logger
+	now    func() time.Time
 	// checkNow is the clock of Check: a coarse clock (see coarseClock) when
 	// the real clock is used, else now.
 	checkNow  func() time.Time
 	realClock bool
 	coarse    *coarseClock
-	replica  string
-	budgets  atomic.Pointer[budgetSet]
-	ledger   *ledger
-	tel      *metadata.TelemetryBuilder
-	decided  [3]atomic.Int64
-	notifier *dispatcher
+	replica   string
+	budgets   atomic.Pointer[budgetSet]
+	ledger    *ledger
+	tel       *metadata.TelemetryBuilder
+	decided   [3]atomic.Int64
+	notifier  *dispatcher
 
 	// ringWidth and ringSlots size each budget's local accrual ring.
 	ringWidth time.Duration
