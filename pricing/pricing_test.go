@@ -568,3 +568,27 @@ func TestResolveCacheBounded(t *testing.T) {
 		t.Errorf("cache holds %d entries, bound %d", n, cacheSize)
 	}
 }
+
+// TestSchemaExample keeps the layering example of SCHEMA.md valid.
+func TestSchemaExample(t *testing.T) {
+	b, err := os.ReadFile("SCHEMA.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	i := strings.LastIndex(doc, "```yaml\n")
+	j := strings.Index(doc[i+8:], "```")
+	example := doc[i+8 : i+8+j]
+	c, err := Parse(defaultYAML, []byte(example))
+	if err != nil {
+		t.Fatalf("SCHEMA.md example: %v", err)
+	}
+	r := c.Price(Query{Provider: "openai", Model: "gpt-4o", At: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)}, Usage{InputTokens: 1_000_000})
+	if r.Total.String() != "2.000000000000" {
+		t.Errorf("negotiated gpt-4o: %s", r.Total)
+	}
+	r = c.Price(Query{Provider: "openai", Model: "ft:gpt-4o-2024-08-06:acme::abc123"}, Usage{OutputTokens: 1_000_000})
+	if r.Model != "acme-support-ft" || r.Total.String() != "15.000000000000" {
+		t.Errorf("fine-tune: %s %s (%s %q)", r.Model, r.Total, r.Status, r.Reason)
+	}
+}
