@@ -1,7 +1,6 @@
 package agentcostbudgetextension
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -62,9 +61,6 @@ func (e *budgetExtension) reloadFile(force bool) error {
 	defs, err := compileBudgets(all)
 	if err != nil {
 		return fmt.Errorf("budgets_file %q (budgets numbered after the %d inline ones): %w", e.cfg.BudgetsFile, len(e.cfg.Budgets), err)
-	}
-	if len(defs) == 0 && len(fromFile) == 0 && len(e.cfg.Budgets) == 0 {
-		return errors.New("no budgets in config or budgets_file")
 	}
 	e.install(defs)
 	e.fileStat = stamp
