@@ -53,6 +53,8 @@ type spanInfo struct {
 	ssIdx  int32
 	own    agentRef
 	ident  identity
+	memo   uint8 // 0 not computed, 1 computing, 2 done
+	up     walkResult
 }
 
 type resInfo struct{ fallbackID string }
@@ -95,6 +97,44 @@ type node struct {
 type walkResult struct {
 	nearest, outer agentRef
 	complete       bool
+}
+
+// ancestors is the walk from span s's parent within the batch, memoised
+// per span so that siblings share their ancestors' work.
+func (sc *scratch) ancestors(s *spanInfo) walkResult {
+	if s.top {
+		return walkResult{complete: true}
+	}
+	if pi, ok := sc.index[spanKey{s.trace, s.parent}]; ok {
+		return sc.upFrom(pi, 0)
+	}
+	return walkResult{}
+}
+
+// upFrom is the walk result for the ancestry starting at span i itself.
+func (sc *scratch) upFrom(i int32, depth int) walkResult {
+	s := &sc.spans[i]
+	switch {
+	case s.memo == 2:
+		return s.up
+	case s.memo == 1 || depth >= maxDepth: // parent cycle or too deep: stop here
+		return walkResult{complete: true}
+	}
+	s.memo = 1
+	var r walkResult
+	if s.top {
+		r.complete = true
+	} else if pi, ok := sc.index[spanKey{s.trace, s.parent}]; ok {
+		r = sc.upFrom(pi, depth+1)
+	}
+	if s.own.id != "" {
+		r.nearest = s.own
+		if r.outer.id == "" {
+			r.outer = s.own
+		}
+	}
+	s.up, s.memo = r, 2
+	return r
 }
 
 // maxDepth bounds an ancestry walk (and breaks parent cycles).

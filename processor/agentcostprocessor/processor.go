@@ -357,7 +357,7 @@ func (p *agentcostProcessor) resolveInBatch(sc *scratch) {
 		if s.action != actStamp {
 			continue
 		}
-		w := walk(sc, nil, s.trace, s.parent, s.top)
+		w := sc.ancestors(s)
 		switch {
 		case s.own.id != "":
 			s.ident = identity{agent: s.own, root: s.own.id, status: statusOwn}

@@ -20,9 +20,6 @@ import (
 
 var osReadFile = os.ReadFile
 
-// attrsPerBillableSpan is the most attributes finish adds to a billable span.
-const attrsPerBillableSpan = 48
-
 // decBuf holds all decimal and hex strings of one span in one allocation;
 // the strings are views into it (it is never written again once viewed).
 type decBuf struct {
@@ -71,14 +68,10 @@ type outcome struct {
 // finish stamps identity on a GenAI span and, when it is billable, prices it
 // and writes the normalised usage, cost and provenance.
 func (p *agentcostProcessor) finish(ctx context.Context, s *spanInfo, res *resInfo, ctr *counters) {
-	m := s.span.Attributes()
 	c := &s.call
 	billable := c.Kind.Billable()
-	if billable {
-		m.EnsureCapacity(m.Len() + attrsPerBillableSpan)
-	} else {
-		m.EnsureCapacity(m.Len() + 12)
-	}
+	var w attrWriter
+	defer w.flush(s.span.Attributes())
 
 	// Identity.
 	id := s.ident
@@ -106,22 +99,22 @@ func (p *agentcostProcessor) finish(ctx context.Context, s *spanInfo, res *resIn
 	if registered {
 		team, project, bu, cc, owner = entry.Team, entry.Project, entry.BusinessUnit, entry.CostCenter, entry.Owner
 	}
-	m.PutStr(attrs.AgentID, id.agent.id)
-	putNonEmpty(m, attrs.AgentName, id.agent.name)
-	putNonEmpty(m, attrs.AgentVersion, id.agent.version)
-	m.PutStr(attrs.RootAgentID, id.root)
-	putNonEmpty(m, attrs.Team, team)
-	putNonEmpty(m, attrs.Project, project)
-	putNonEmpty(m, attrs.BusinessUnit, bu)
-	putNonEmpty(m, attrs.CostCenter, cc)
-	putNonEmpty(m, attrs.Owner, owner)
-	m.PutStr(attrs.IdentityStatus, idStatus)
+	w.str(attrs.AgentID, id.agent.id)
+	w.nonEmpty(attrs.AgentName, id.agent.name)
+	w.nonEmpty(attrs.AgentVersion, id.agent.version)
+	w.str(attrs.RootAgentID, id.root)
+	w.nonEmpty(attrs.Team, team)
+	w.nonEmpty(attrs.Project, project)
+	w.nonEmpty(attrs.BusinessUnit, bu)
+	w.nonEmpty(attrs.CostCenter, cc)
+	w.nonEmpty(attrs.Owner, owner)
+	w.str(attrs.IdentityStatus, idStatus)
 	if registered {
 		for _, kv := range entry.LabelAttrs {
-			m.PutStr(kv.Key, kv.Value)
+			w.str(kv.Key, kv.Value)
 		}
 	}
-	m.PutStr(attrs.Operation, c.Operation)
+	w.str(attrs.Operation, c.Operation)
 	if !billable {
 		return
 	}
@@ -131,16 +124,16 @@ func (p *agentcostProcessor) finish(ctx context.Context, s *spanInfo, res *resIn
 	if np := p.cat.NormalizeProvider(c.Provider); np != "" {
 		provider = np
 	}
-	putNonEmpty(m, attrs.Provider, provider)
-	putNonEmpty(m, attrs.RequestModel, c.RequestModel)
-	putNonEmpty(m, attrs.ResponseModel, c.ResponseModel)
-	putNonEmpty(m, attrs.ServiceTier, c.ServiceTier)
+	w.nonEmpty(attrs.Provider, provider)
+	w.nonEmpty(attrs.RequestModel, c.RequestModel)
+	w.nonEmpty(attrs.ResponseModel, c.ResponseModel)
+	w.nonEmpty(attrs.ServiceTier, c.ServiceTier)
 	if c.Batch {
-		m.PutBool(attrs.Batch, true)
+		w.bool(attrs.Batch, true)
 	}
-	putNonEmpty(m, attrs.ToolName, c.ToolName)
-	putNonEmpty(m, attrs.UserID, c.UserID)
-	putNonEmpty(m, attrs.ConversationID, c.ConversationID)
+	w.nonEmpty(attrs.ToolName, c.ToolName)
+	w.nonEmpty(attrs.UserID, c.UserID)
+	w.nonEmpty(attrs.ConversationID, c.ConversationID)
 
 	var at time.Time
 	if ts := s.span.StartTimestamp(); ts != 0 {
@@ -158,15 +151,15 @@ func (p *agentcostProcessor) finish(ctx context.Context, s *spanInfo, res *resIn
 	}
 	if c.Kind != genai.KindTool && (o.status != attrs.StatusUsageError || o.hasResult) {
 		// Usage as priced (not written when a raw value was unusable).
-		m.PutInt(attrs.UsageInputTokens, clampInt(u.InputTokens))
-		m.PutInt(attrs.UsageOutputTokens, clampInt(u.OutputTokens))
-		m.PutInt(attrs.UsageCacheReadTokens, clampInt(u.CacheReadTokens))
-		m.PutInt(attrs.UsageCacheWriteTokens, clampInt(u.CacheWriteTokens))
+		w.int(attrs.UsageInputTokens, clampInt(u.InputTokens))
+		w.int(attrs.UsageOutputTokens, clampInt(u.OutputTokens))
+		w.int(attrs.UsageCacheReadTokens, clampInt(u.CacheReadTokens))
+		w.int(attrs.UsageCacheWriteTokens, clampInt(u.CacheWriteTokens))
 		if u.CacheWrite1hTokens > 0 {
-			m.PutInt(attrs.UsageCacheWrite1hTokens, clampInt(u.CacheWrite1hTokens))
+			w.int(attrs.UsageCacheWrite1hTokens, clampInt(u.CacheWrite1hTokens))
 		}
-		m.PutInt(attrs.UsageReasoningTokens, clampInt(u.ReasoningTokens))
-		m.PutStr(attrs.UsageInputMode, mode.String())
+		w.int(attrs.UsageReasoningTokens, clampInt(u.ReasoningTokens))
+		w.str(attrs.UsageInputMode, mode.String())
 	}
 
 	// Decimal strings, one buffer.
@@ -191,35 +184,35 @@ func (p *agentcostProcessor) finish(ctx context.Context, s *spanInfo, res *resIn
 		_, _ = h.Write(unsafe.Slice(unsafe.StringData(c.ToolArguments), len(c.ToolArguments)))
 		iHash = db.hex64(h.Sum64())
 	}
-	putIdx(m, attrs.CostTotal, &db, iTotal)
-	putIdx(m, attrs.CostInput, &db, iIn)
-	putIdx(m, attrs.CostCacheRead, &db, iCR)
-	putIdx(m, attrs.CostCacheWrite, &db, iCW)
-	putIdx(m, attrs.CostOutput, &db, iOut)
-	putIdx(m, attrs.CostReasoning, &db, iReas)
-	putIdx(m, attrs.CostOther, &db, iOther)
-	putIdx(m, attrs.CostReported, &db, iRep)
-	putIdx(m, attrs.CostCatalog, &db, iCat)
-	putIdx(m, attrs.ToolCallHash, &db, iHash)
-	m.PutStr(attrs.CostStatus, o.status)
-	putNonEmpty(m, attrs.CostReason, o.reason)
-	putNonEmpty(m, attrs.CostSource, o.source)
+	w.idx(attrs.CostTotal, &db, iTotal)
+	w.idx(attrs.CostInput, &db, iIn)
+	w.idx(attrs.CostCacheRead, &db, iCR)
+	w.idx(attrs.CostCacheWrite, &db, iCW)
+	w.idx(attrs.CostOutput, &db, iOut)
+	w.idx(attrs.CostReasoning, &db, iReas)
+	w.idx(attrs.CostOther, &db, iOther)
+	w.idx(attrs.CostReported, &db, iRep)
+	w.idx(attrs.CostCatalog, &db, iCat)
+	w.idx(attrs.ToolCallHash, &db, iHash)
+	w.str(attrs.CostStatus, o.status)
+	w.nonEmpty(attrs.CostReason, o.reason)
+	w.nonEmpty(attrs.CostSource, o.source)
 	if o.hasRecord || o.status == attrs.StatusNotBillable {
-		m.PutStr(attrs.Currency, "USD")
+		w.str(attrs.Currency, "USD")
 	}
 	if o.hasRecord && (!c.HasUsageCost || p.cfg.Overwrite) {
-		m.PutDouble(attrs.GenAIUsageCost, o.record.Float64())
+		w.double(attrs.GenAIUsageCost, o.record.Float64())
 	}
 	if o.hasResult {
 		r := &o.result
-		putNonEmpty(m, attrs.PricingProvider, r.Provider)
-		putNonEmpty(m, attrs.PricingModel, r.Model)
-		putNonEmpty(m, attrs.PricingPriceID, r.PriceID)
+		w.nonEmpty(attrs.PricingProvider, r.Provider)
+		w.nonEmpty(attrs.PricingModel, r.Model)
+		w.nonEmpty(attrs.PricingPriceID, r.PriceID)
 		if r.Match != pricing.MatchNone {
-			m.PutStr(attrs.PricingMatch, r.Match.String())
+			w.str(attrs.PricingMatch, r.Match.String())
 		}
 	}
-	m.PutStr(attrs.PricingCatalogVersion, p.cat.Version())
+	w.str(attrs.PricingCatalogVersion, p.cat.Version())
 
 	ctr.add(o.status, o.reason)
 	if o.hasRecord && p.accruer != nil && (o.status == attrs.StatusPriced || o.status == attrs.StatusProviderReported) {
@@ -235,15 +228,81 @@ func (p *agentcostProcessor) finish(ctx context.Context, s *spanInfo, res *resIn
 	}
 }
 
-func putNonEmpty(m pcommon.Map, k, v string) {
+// attrWriter collects a span's new attributes so the map grows once, to
+// the exact size, before they are written.
+type attrWriter struct {
+	kv    [64]pendingAttr
+	n     int
+	extra []pendingAttr // beyond kv (many registry labels)
+}
+
+type pendingAttr struct {
+	k, s string
+	i    int64
+	d    float64
+	t    pcommon.ValueType
+}
+
+func (w *attrWriter) add(a pendingAttr) {
+	if w.n < len(w.kv) {
+		w.kv[w.n] = a
+		w.n++
+		return
+	}
+	w.extra = append(w.extra, a)
+}
+
+func (w *attrWriter) str(k, v string) { w.add(pendingAttr{k: k, s: v, t: pcommon.ValueTypeStr}) }
+
+func (w *attrWriter) nonEmpty(k, v string) {
 	if v != "" {
-		m.PutStr(k, v)
+		w.str(k, v)
 	}
 }
 
-func putIdx(m pcommon.Map, k string, db *decBuf, i int) {
+func (w *attrWriter) int(k string, v int64) { w.add(pendingAttr{k: k, i: v, t: pcommon.ValueTypeInt}) }
+
+func (w *attrWriter) double(k string, v float64) {
+	w.add(pendingAttr{k: k, d: v, t: pcommon.ValueTypeDouble})
+}
+
+func (w *attrWriter) bool(k string, v bool) {
+	var i int64
+	if v {
+		i = 1
+	}
+	w.add(pendingAttr{k: k, i: i, t: pcommon.ValueTypeBool})
+}
+
+func (w *attrWriter) idx(k string, db *decBuf, i int) {
 	if i >= 0 {
-		m.PutStr(k, db.str(i))
+		w.str(k, db.str(i))
+	}
+}
+
+// flush grows m once and writes the collected attributes.
+func (w *attrWriter) flush(m pcommon.Map) {
+	m.EnsureCapacity(m.Len() + w.n + len(w.extra))
+	for _, a := range w.kv[:w.n] {
+		put(m, a)
+	}
+	for _, a := range w.extra {
+		put(m, a)
+	}
+}
+
+func put(m pcommon.Map, a pendingAttr) {
+	{
+		switch a.t {
+		case pcommon.ValueTypeStr:
+			m.PutStr(a.k, a.s)
+		case pcommon.ValueTypeInt:
+			m.PutInt(a.k, a.i)
+		case pcommon.ValueTypeDouble:
+			m.PutDouble(a.k, a.d)
+		case pcommon.ValueTypeBool:
+			m.PutBool(a.k, a.i != 0)
+		}
 	}
 }
 
