@@ -129,6 +129,11 @@ type rows struct {
 	durationNs   []uint64
 	isError      []bool
 	extra        []map[string]string
+	// ids holds the hex trace, span and parent ids of every row, each after
+	// its length byte, until finish cuts them into the id columns.
+	ids []byte
+	// scratch holds one row's digest input (kept here: no allocation).
+	scratch [16 + 8 + 8 + 8]byte
 
 	// skipped counts spans that are not cost events.
 	skipped int
@@ -157,6 +162,7 @@ func (r *rows) reset() {
 	for i := range r.costs {
 		r.costs[i] = r.costs[i][:0]
 	}
+	r.ids = r.ids[:0]
 	r.durationNs = r.durationNs[:0]
 	r.isError = r.isError[:0]
 	clear(r.extra)
@@ -189,27 +195,30 @@ func newConverter(extraDimensions []string) *converter {
 	return c
 }
 
-// strIndex maps an attribute key to its strColumns index.
-var strIndex = func() map[string]int {
-	m := make(map[string]int, nStr)
+// slot says where a span attribute goes: kind selects the array, idx the
+// column. One map lookup per attribute.
+type slot struct {
+	kind uint8
+	idx  uint8
+}
+
+const (
+	kindNone uint8 = iota
+	kindStr
+	kindTok
+	kindCost
+)
+
+var slots = func() map[string]slot {
+	m := make(map[string]slot, nStr+nTok+nCost)
 	for i, c := range strColumns {
-		m[c.attr] = i
+		m[c.attr] = slot{kindStr, uint8(i)}
 	}
-	return m
-}()
-
-var tokIndex = func() map[string]int {
-	m := make(map[string]int, nTok)
 	for i, c := range tokenColumns {
-		m[c.attr] = i
+		m[c.attr] = slot{kindTok, uint8(i)}
 	}
-	return m
-}()
-
-var costIndex = func() map[string]int {
-	m := make(map[string]int, nCost)
 	for i, c := range costColumns {
-		m[c.attr] = i
+		m[c.attr] = slot{kindCost, uint8(i)}
 	}
 	return m
 }()
@@ -249,6 +258,7 @@ func (c *converter) convert(td ptrace.Traces, r *rows) {
 			}
 		}
 	}
+	r.finish()
 }
 
 func (c *converter) appendSpan(span ptrace.Span, service, env string, resExtra map[string]string, r *rows) {
@@ -268,30 +278,32 @@ func (c *converter) appendSpan(span ptrace.Span, service, env string, resExtra m
 			extra[k] = v
 		}
 	}
-	sa.Range(func(k string, v pcommon.Value) bool {
-		if i, ok := strIndex[k]; ok {
-			str[i] = v.AsString()
-		} else if i, ok := tokIndex[k]; ok {
+	for k, v := range sa.All() {
+		switch sl := slots[k]; sl.kind {
+		case kindStr:
+			str[sl.idx] = v.AsString()
+		case kindTok:
 			n, ok := uintValue(v)
 			if !ok && invalid == "" {
 				invalid = reasonInvalidPrefix + k
 			}
-			tok[i] = n
-		} else if i, ok := costIndex[k]; ok {
+			tok[sl.idx] = n
+		case kindCost:
 			p, reason := picoValue(v)
 			if reason != "" && invalid == "" {
 				invalid = reason + k
 			}
-			cost[i] = p
+			cost[sl.idx] = p
 		}
-		if _, ok := c.extra[k]; ok {
-			if extra == nil {
-				extra = make(map[string]string, len(c.extra))
+		if len(c.extra) > 0 {
+			if _, ok := c.extra[k]; ok {
+				if extra == nil {
+					extra = make(map[string]string, len(c.extra))
+				}
+				extra[k] = v.AsString()
 			}
-			extra[k] = v.AsString()
 		}
-		return true
-	})
+	}
 	if invalid != "" {
 		// Keep the row, say why its numbers cannot be trusted.
 		r.invalid++
@@ -316,9 +328,9 @@ func (c *converter) appendSpan(span ptrace.Span, service, env string, resExtra m
 	tid, sid, pid := span.TraceID(), span.SpanID(), span.ParentSpanID()
 
 	r.eventTime = append(r.eventTime, start.AsTime())
-	r.traceID = append(r.traceID, hexID(tid[:], tid.IsEmpty()))
-	r.spanID = append(r.spanID, hexID(sid[:], sid.IsEmpty()))
-	r.parentSpanID = append(r.parentSpanID, hexID(pid[:], pid.IsEmpty()))
+	r.ids = appendID(r.ids, tid[:], tid.IsEmpty())
+	r.ids = appendID(r.ids, sid[:], sid.IsEmpty())
+	r.ids = appendID(r.ids, pid[:], pid.IsEmpty())
 	r.serviceName = append(r.serviceName, service)
 	r.environment = append(r.environment, env)
 	for i := range str {
@@ -335,19 +347,51 @@ func (c *converter) appendSpan(span ptrace.Span, service, env string, resExtra m
 	r.extra = append(r.extra, extra)
 
 	// Digest: ids, start and total cost identify the row's content.
-	var b [16 + 8 + 8 + 8]byte
+	b := r.scratch[:]
 	copy(b[:16], tid[:])
 	copy(b[16:24], sid[:])
 	binary.LittleEndian.PutUint64(b[24:32], uint64(start))
 	binary.LittleEndian.PutUint64(b[32:40], cost[costTotal])
-	_, _ = r.digest.Write(b[:])
+	_, _ = r.digest.Write(b)
 }
 
-func hexID(b []byte, empty bool) string {
+// appendID appends the hex form of id (nothing for an empty id) and its
+// length byte, so finish can cut the arena into strings.
+func appendID(dst, id []byte, empty bool) []byte {
 	if empty {
-		return ""
+		return append(dst, 0)
 	}
-	return hex.EncodeToString(b)
+	dst = append(dst, byte(2*len(id)))
+	return hex.AppendEncode(dst, id)
+}
+
+// finish turns the id arena into the id columns: one string allocation for
+// the whole batch, every id a substring of it.
+func (r *rows) finish() {
+	all := string(r.ids)
+	n := r.len()
+	r.traceID = growStrings(r.traceID, n)
+	r.spanID = growStrings(r.spanID, n)
+	r.parentSpanID = growStrings(r.parentSpanID, n)
+	pos := 0
+	next := func() string {
+		l := int(all[pos])
+		s := all[pos+1 : pos+1+l]
+		pos += 1 + l
+		return s
+	}
+	for i := 0; i < n; i++ {
+		r.traceID[i] = next()
+		r.spanID[i] = next()
+		r.parentSpanID[i] = next()
+	}
+}
+
+func growStrings(s []string, n int) []string {
+	if cap(s) < n {
+		return make([]string, n)
+	}
+	return s[:n]
 }
 
 // uintValue reads a token count: an int, an integral double or a decimal string.

@@ -181,17 +181,21 @@ func (o Options) ttl(column string) string {
 // rollup describes one rollup table for the 0002 template.
 type rollup struct {
 	Table, TimeColumn, TimeType, TimeExpr, Partition, Comment string
+	// Source is the table whose inserts feed the view; FromHourly when it
+	// is the hourly rollup (calls are summed, not counted).
+	Source     string
+	FromHourly bool
 }
 
 var rollups = []rollup{
 	{
 		Table: HourlyTable, TimeColumn: "hour", TimeType: "DateTime('UTC')",
-		TimeExpr: "toStartOfHour(`event_time`)", Partition: "toYYYYMM(`hour`)",
+		TimeExpr: "toStartOfHour(`event_time`)", Partition: "toYYYYMM(`hour`)", Source: EventsTable,
 		Comment: "hourly calls, tokens and cost by team, project, business unit, agent, provider, model, operation",
 	},
 	{
 		Table: DailyTable, TimeColumn: "day", TimeType: "Date",
-		TimeExpr: "toDate(`event_time`)", Partition: "toYear(`day`)",
+		TimeExpr: "toDate(`hour`)", Partition: "toYear(`day`)", Source: HourlyTable, FromHourly: true,
 		Comment: "daily calls, tokens and cost by team, project, business unit, agent, provider, model, operation",
 	},
 }

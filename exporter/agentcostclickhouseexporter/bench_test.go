@@ -1,0 +1,138 @@
+package agentcostclickhouseexporter
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/agentcost/agentcost/internal/chtest"
+	"github.com/agentcost/agentcost/pricing"
+)
+
+// realisticTraces builds n cost spans shaped like the processor's output:
+// about 40 attributes each (identity, usage, costs, provenance, plus the
+// prompt attributes the exporter must skip), spread over agents, teams and
+// models, 4 spans per trace. Seeded: the same n gives the same data.
+func realisticTraces(n int) ptrace.Traces {
+	rng := rand.New(rand.NewPCG(42, uint64(n)))
+	teams := []string{"cx", "data", "ml", "growth", "platform"}
+	models := []string{"gpt-5", "gpt-5-mini", "claude-sonnet-4-5", "gemini-2.5-pro"}
+	var calls []call
+	for i := 0; i < n; i++ {
+		team := teams[rng.IntN(len(teams))]
+		model := models[rng.IntN(len(models))]
+		in, out, cr := int64(rng.IntN(20000)), int64(rng.IntN(2000)), int64(rng.IntN(5000))
+		inCost := pricing.MoneyFromPico(uint64(in) * 1_250_000)
+		outCost := pricing.MoneyFromPico(uint64(out) * 10_000_000)
+		crCost := pricing.MoneyFromPico(uint64(cr) * 125_000)
+		calls = append(calls, call{
+			traceID: strconv.Itoa(i / 4), spanID: strconv.Itoa(i), parentID: strconv.Itoa(i - i%4),
+			start: t0.Add(time.Duration(i) * time.Millisecond), dur: time.Duration(rng.IntN(5000)) * time.Millisecond,
+			service: "svc-" + team, env: "prod",
+			agent: team + "-agent-" + strconv.Itoa(rng.IntN(20)), agentName: "Agent", root: team + "-root",
+			team: team, project: team + "-p" + strconv.Itoa(rng.IntN(3)), bu: "bu-" + team, costCenter: "cc-1",
+			user: "user-" + strconv.Itoa(rng.IntN(1000)), conversation: "conv-" + strconv.Itoa(i/16),
+			operation: "chat", provider: "openai", reqModel: model, respModel: model + "-2026", priceModel: model,
+			source: "catalog", priceID: "openai/" + model + "@2026-11",
+			in: in, out: out, cacheRead: cr, reasoning: int64(rng.IntN(500)),
+			inCost: inCost.String(), outCost: outCost.String(), cacheReadCost: crCost.String(),
+			cacheWriteCost: "0.000000000000", reasoningCost: "0.000000000000", otherCost: "0.000000000000",
+			total: inCost.Add(outCost).Add(crCost).String(),
+		})
+	}
+	return traces(calls...)
+}
+
+// BenchmarkConvert measures span-to-row conversion alone.
+//
+//	go test -run '^$' -bench 'BenchmarkConvert' -benchmem -count 6 ./exporter/agentcostclickhouseexporter/ | tee new.txt
+//	benchstat old.txt new.txt
+func BenchmarkConvert(b *testing.B) {
+	for _, n := range []int{10_000} {
+		b.Run(fmt.Sprintf("rows=%d", n), func(b *testing.B) {
+			td := realisticTraces(n)
+			conv := newConverter([]string{"tenant.id"})
+			r := &rows{}
+			r.reset()
+			conv.convert(td, r)
+			require.Equal(b, n, r.len())
+			require.Equal(b, 0, r.invalid)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				r.reset()
+				conv.convert(td, r)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/row")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+// BenchmarkConvertAllocs reports allocations per row of the conversion.
+//
+//	go test -run '^$' -bench 'BenchmarkConvertAllocs' -benchmem -count 6 ./exporter/agentcostclickhouseexporter/
+func BenchmarkConvertAllocs(b *testing.B) {
+	const n = 1000
+	td := realisticTraces(n)
+	conv := newConverter(nil)
+	r := &rows{}
+	r.reset()
+	conv.convert(td, r)
+	require.Equal(b, n, r.len())
+	allocs := testing.AllocsPerRun(20, func() {
+		r.reset()
+		conv.convert(td, r)
+	})
+	b.ReportAllocs()
+	for b.Loop() {
+		r.reset()
+		conv.convert(td, r)
+	}
+	b.ReportMetric(allocs/n, "allocs/row")
+}
+
+// BenchmarkInsert measures conversion plus native batch insert into the
+// local ClickHouse (server and client share the machine), per batch size.
+// Each iteration shifts one span's start time so that the deduplication
+// token changes and every batch is really written.
+//
+//	make clickhouse
+//	go test -run '^$' -bench 'BenchmarkInsert' -benchmem -count 6 -timeout 30m ./exporter/agentcostclickhouseexporter/ | tee new.txt
+//	benchstat old.txt new.txt
+func BenchmarkInsert(b *testing.B) {
+	for _, n := range []int{1_000, 10_000, 50_000} {
+		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
+			db := chtest.New(b)
+			e := startDirect(b, testConfig(db))
+			td := realisticTraces(n)
+			first := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
+			ctx := context.Background()
+			require.NoError(b, e.pushTraces(ctx, td))
+			var got uint64
+			require.NoError(b, db.Conn.QueryRow(ctx, "SELECT count() FROM cost_events").Scan(&got))
+			require.Equal(b, uint64(n), got)
+			b.ReportAllocs()
+			b.ResetTimer()
+			i := 0
+			for b.Loop() {
+				i++
+				first.SetStartTimestamp(pcommon.Timestamp(uint64(first.StartTimestamp()) + 1))
+				if err := e.pushTraces(ctx, td); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "rows/s")
+			require.NoError(b, db.Conn.QueryRow(ctx, "SELECT count() FROM cost_events").Scan(&got))
+			require.Equal(b, uint64(n*(i+1)), got, "every batch written once")
+		})
+	}
+}
