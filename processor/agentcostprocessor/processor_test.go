@@ -59,6 +59,8 @@ func testConfig(t *testing.T) *Config {
 	return cfg
 }
 
+func testSettings() processor.Settings { return processortest.NewNopSettings(metadata.Type) }
+
 func newTestProcessor(t *testing.T, cfg *Config, next *consumertest.TracesSink) processor.Traces {
 	p, err := NewFactory().CreateTraces(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, next)
 	require.NoError(t, err)
