@@ -100,6 +100,9 @@ type ClickHouseConfig struct {
 	Timeout time.Duration `mapstructure:"timeout"`
 	// CreateAlertsTable creates {table_prefix}budget_alerts when missing.
 	CreateAlertsTable bool `mapstructure:"create_alerts_table"`
+	// UseHourlyRollup reads whole hours from {table_prefix}cost_hourly and
+	// only partial hours from cost_events.
+	UseHourlyRollup bool `mapstructure:"use_hourly_rollup"`
 }
 
 // Enabled reports whether a ledger is configured.

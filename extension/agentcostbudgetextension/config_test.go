@@ -21,7 +21,7 @@ func TestLoadConfig(t *testing.T) {
 	full := createDefaultConfig().(*Config)
 	full.HTTP.NetAddr.Endpoint = "0.0.0.0:9790"
 	full.ClickHouse = ClickHouseConfig{Endpoint: "clickhouse://127.0.0.1:9000", Username: "budget", Password: "s3cret",
-		Database: "ledger", TablePrefix: "prod_", Timeout: 3 * time.Second, CreateAlertsTable: false}
+		Database: "ledger", TablePrefix: "prod_", Timeout: 3 * time.Second, CreateAlertsTable: false, UseHourlyRollup: false}
 	full.ReconcileInterval = 5 * time.Second
 	full.ReconcileLag = 15 * time.Second
 	full.StaleAfter = 2 * time.Minute

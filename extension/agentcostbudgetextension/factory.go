@@ -38,6 +38,7 @@ func createDefaultConfig() component.Config {
 			Database:          defaultDatabase,
 			Timeout:           defaultQueryTimeout,
 			CreateAlertsTable: true,
+			UseHourlyRollup:   true,
 		},
 		ReconcileInterval:        defaultReconcileInterval,
 		ReconcileLag:             defaultReconcileLag,

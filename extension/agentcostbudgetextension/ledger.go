@@ -21,6 +21,7 @@ type ledger struct {
 	db          string
 	costTable   string // quoted `db`.`{prefix}cost_events`
 	alertTable  string // quoted `db`.`{prefix}budget_alerts`
+	hourlyTable string // quoted `db`.`{prefix}cost_hourly`; empty: raw table only
 	alertsReady atomic.Bool
 }
 
@@ -44,12 +45,16 @@ func openLedger(cfg ClickHouseConfig) (*ledger, error) {
 		return nil, fmt.Errorf("open clickhouse %q: %w", cfg.Endpoint, err)
 	}
 	db := quoteIdent(cfg.Database)
-	return &ledger{
+	l := &ledger{
 		conn:       conn,
 		db:         cfg.Database,
 		costTable:  db + "." + quoteIdent(cfg.TablePrefix+"cost_events"),
 		alertTable: db + "." + quoteIdent(cfg.TablePrefix+"budget_alerts"),
-	}, nil
+	}
+	if cfg.UseHourlyRollup {
+		l.hourlyTable = db + "." + quoteIdent(cfg.TablePrefix+"cost_hourly")
+	}
+	return l, nil
 }
 
 func (l *ledger) close() error { return l.conn.Close() }
@@ -81,33 +86,61 @@ const chTimeLayout = "2006-01-02 15:04:05.000000000"
 
 func chTime(t time.Time) string { return t.UTC().Format(chTimeLayout) }
 
-// sumQuery builds the parameterised spend query for a scope over
-// [from, to): identifiers are fixed column names, every value a parameter.
-func sumQuery(table string, sc scope) (string, clickhouse.Parameters) {
-	var b strings.Builder
-	params := clickhouse.Parameters{}
-	b.WriteString("SELECT toString(sum(total_cost)) FROM ")
-	b.WriteString(table)
-	b.WriteString(" WHERE event_time >= {from:DateTime64(9, 'UTC')} AND event_time < {to:DateTime64(9, 'UTC')}")
+// scopeFilter appends " AND col = {pN:String}" (or LIKE for globs) for each
+// selector: identifiers are fixed column names, every value a parameter.
+func scopeFilter(b *strings.Builder, sc scope, params clickhouse.Parameters) {
 	for i, sel := range sc {
 		name := fmt.Sprintf("p%d", i)
 		col := quoteIdent(ledgerColumns[sel.field])
 		if sel.glob {
-			fmt.Fprintf(&b, " AND %s LIKE {%s:String}", col, name)
+			fmt.Fprintf(b, " AND %s LIKE {%s:String}", col, name)
 			params[name] = likePattern(sel.pattern)
 		} else {
-			fmt.Fprintf(&b, " AND %s = {%s:String}", col, name)
+			fmt.Fprintf(b, " AND %s = {%s:String}", col, name)
 			params[name] = sel.pattern
 		}
 	}
+}
+
+// sumQuery builds the parameterised spend query for a scope over
+// [from, to). With an hourly rollup and at least one whole UTC hour inside
+// the range, the whole hours [h1, h2) are read from the rollup and only the
+// partial hours at both ends from cost_events; otherwise cost_events alone.
+func sumQuery(raw, hourly string, sc scope, from, to time.Time) (string, clickhouse.Parameters) {
+	var b strings.Builder
+	params := clickhouse.Parameters{"from": chTime(from), "to": chTime(to)}
+	h1, h2 := from.UTC().Truncate(time.Hour), to.UTC().Truncate(time.Hour)
+	if h1.Before(from) {
+		h1 = h1.Add(time.Hour)
+	}
+	if hourly == "" || !h1.Before(h2) {
+		b.WriteString("SELECT toString(sum(total_cost)) FROM ")
+		b.WriteString(raw)
+		b.WriteString(" WHERE event_time >= {from:DateTime64(9, 'UTC')} AND event_time < {to:DateTime64(9, 'UTC')}")
+		scopeFilter(&b, sc, params)
+		return b.String(), params
+	}
+	params["h1"] = h1.Format(time.DateTime)
+	params["h2"] = h2.Format(time.DateTime)
+	b.WriteString("SELECT toString((SELECT sum(total_cost) FROM ")
+	b.WriteString(hourly)
+	b.WriteString(" WHERE hour >= {h1:DateTime('UTC')} AND hour < {h2:DateTime('UTC')}")
+	scopeFilter(&b, sc, params)
+	b.WriteString(") + (SELECT sum(total_cost) FROM ")
+	b.WriteString(raw)
+	b.WriteString(" WHERE ((event_time >= {from:DateTime64(9, 'UTC')} AND event_time < {h1:DateTime64(9, 'UTC')})" +
+		" OR (event_time >= {h2:DateTime64(9, 'UTC')} AND event_time < {to:DateTime64(9, 'UTC')}))")
+	scopeFilter(&b, sc, params)
+	b.WriteString("))")
 	return b.String(), params
 }
 
 // sum returns the ledger's spend for sc over [from, to).
 func (l *ledger) sum(ctx context.Context, sc scope, from, to time.Time) (pricing.Money, error) {
-	q, params := sumQuery(l.costTable, sc)
-	params["from"] = chTime(from)
-	params["to"] = chTime(to)
+	if !from.Before(to) {
+		return pricing.Money{}, nil
+	}
+	q, params := sumQuery(l.costTable, l.hourlyTable, sc, from, to)
 	var s string
 	if err := l.conn.QueryRow(clickhouse.Context(ctx, clickhouse.WithParameters(params)), q).Scan(&s); err != nil {
 		return pricing.Money{}, fmt.Errorf("sum spend from %s: %w", l.costTable, err)
