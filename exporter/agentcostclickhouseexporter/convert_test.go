@@ -1,0 +1,93 @@
+package agentcostclickhouseexporter
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/agentcost/agentcost/internal/attrs"
+)
+
+func convertAll(t *testing.T, extra []string, td ptrace.Traces) *rows {
+	t.Helper()
+	r := &rows{}
+	r.reset()
+	newConverter(extra).convert(td, r)
+	return r
+}
+
+func TestConvertSkipsNonCostSpans(t *testing.T) {
+	r := convertAll(t, nil, traces(
+		call{traceID: "a", spanID: "1", start: t0, total: "1"},
+		call{traceID: "a", spanID: "2", start: t0, noStatus: true},
+		call{traceID: "a", spanID: "3", start: t0, noStatus: true},
+	))
+	assert.Equal(t, 1, r.len())
+	assert.Equal(t, 2, r.skipped)
+	assert.Equal(t, 0, r.invalid)
+}
+
+func TestConvertColumnsLineUp(t *testing.T) {
+	r := convertAll(t, nil, traces(call{traceID: "a", spanID: "1", start: t0, total: "1"}))
+	// One slice per insert column, in order.
+	n := 6 + len(r.str) + len(r.tokens) + len(r.costs) + 3
+	assert.Len(t, insertColumns(), n)
+	assert.Equal(t, "team", insertColumns()[6+4])
+	assert.Equal(t, attrs.Team, strColumns[4].attr)
+	assert.Equal(t, "cost_status", strColumns[strCostStatus].column)
+	assert.Equal(t, "cost_reason", strColumns[strCostReason].column)
+	assert.Equal(t, "currency", strColumns[strCurrency].column)
+	assert.Equal(t, "total_cost_pico", costColumns[costTotal].column)
+}
+
+func TestConvertValues(t *testing.T) {
+	td := traces(call{traceID: "a", spanID: "1", parentID: "0", start: t0, team: "cx", in: 7, total: "0.000000000003", isError: true,
+		extra: map[string]string{"tenant.id": "span-level"}})
+	rs := td.ResourceSpans().At(0)
+	rs.Resource().Attributes().PutStr("tenant.id", "resource-level")
+	rs.Resource().Attributes().PutStr("k8s.namespace.name", "ns1")
+	rs.Resource().Attributes().PutStr("deployment.environment", "legacy-env")
+	span := rs.ScopeSpans().At(0).Spans().At(0)
+	span.Attributes().PutDouble(attrs.UsageOutputTokens, 12)   // integral double accepted
+	span.Attributes().PutStr(attrs.UsageReasoningTokens, "5")  // decimal string accepted
+	span.Attributes().PutStr(attrs.UsageCacheReadTokens, "-1") // rejected
+	r := convertAll(t, []string{"tenant.id", "k8s.namespace.name"}, td)
+	require.Equal(t, 1, r.len())
+	assert.Equal(t, traceIDOf("a").String(), r.traceID[0])
+	assert.Equal(t, spanIDOf("1").String(), r.spanID[0])
+	assert.Equal(t, spanIDOf("0").String(), r.parentSpanID[0])
+	assert.Equal(t, "legacy-env", r.environment[0], "deprecated deployment.environment is the fallback")
+	assert.Equal(t, uint64(7), r.tokens[0][0])
+	assert.Equal(t, uint64(12), r.tokens[1][0])
+	assert.Equal(t, uint64(5), r.tokens[4][0])
+	assert.Equal(t, uint64(3), r.costs[costTotal][0])
+	assert.True(t, r.isError[0])
+	assert.Equal(t, map[string]string{"tenant.id": "span-level", "k8s.namespace.name": "ns1"}, r.extra[0], "span attributes override resource ones")
+	assert.Equal(t, 1, r.invalid)
+	assert.Equal(t, "usage_error", r.str[strCostStatus][0])
+	assert.Equal(t, "exporter_invalid:"+attrs.UsageCacheReadTokens, r.str[strCostReason][0])
+	for _, col := range r.str {
+		assert.NotContains(t, col[0], "secret", "prompt content is never copied")
+	}
+	for _, v := range r.extra[0] {
+		assert.NotContains(t, v, "secret")
+	}
+}
+
+func TestDedupTokenFollowsContent(t *testing.T) {
+	mk := func(total string, spans ...string) string {
+		var calls []call
+		for _, s := range spans {
+			calls = append(calls, call{traceID: "t", spanID: s, start: t0, total: total})
+		}
+		return convertAll(t, nil, traces(calls...)).token()
+	}
+	a := mk("1", "1", "2")
+	assert.Equal(t, a, mk("1", "1", "2"), "same batch, same token")
+	assert.NotEqual(t, a, mk("1", "2", "1"), "other order is another block")
+	assert.NotEqual(t, a, mk("2", "1", "2"), "other cost")
+	assert.NotEqual(t, a, mk("1", "1"), "subset")
+	assert.Regexp(t, `^agentcost-[0-9a-f]{64}$`, a)
+}
