@@ -243,7 +243,7 @@ func lookupDirect(p *provider, name string) (*model, MatchKind) {
 
 var (
 	snapshotRe = regexp.MustCompile(`^(.+?)-(?:20\d\d-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])|20\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])|(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))$`)
-	regionRe   = regexp.MustCompile(`^(?:us|eu|apac|global|us-gov|jp|au|ca|regional)\.(.+)$`)
+	regionRe   = regexp.MustCompile(`^(?:us|eu|apac|global|us-gov|jp|au|ca)\.(.+)$`)
 	versionRe  = regexp.MustCompile(`^(.+?)(?:-v\d+(?::\d+)?|:\d+|@[0-9a-z.-]+)$`)
 )
 

@@ -301,3 +301,71 @@ func TestDifferentialGenAIPrices(t *testing.T) {
 		t.Errorf("only %d reference models compared", nModels)
 	}
 }
+
+type refName struct {
+	Provider string `json:"provider"`
+	Model    string `json:"model"`
+}
+
+// TestDifferentialResolution compares name matching: for every model of the
+// reference data, a name that only patterns can match (the id with a
+// suffix) must resolve to the same model in both. Exact ids are not
+// compared: there our rule (an id or alias always wins) deliberately differs
+// from the reference's first-match order, and the count is logged.
+func TestDifferentialResolution(t *testing.T) {
+	pkgDir := ensureReference(t)
+	cat, err := pricing.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range cat.File().Providers {
+		names = append(names, p.ID)
+		names = append(names, p.Aliases...)
+	}
+	var provs []refProvider
+	runNode(t, pkgDir, "dump", names, &provs)
+	type q struct {
+		Provider string `json:"provider"`
+		Model    string `json:"model"`
+		exact    bool
+	}
+	var qs []q
+	for _, p := range provs {
+		for _, m := range p.Models {
+			qs = append(qs, q{Provider: p.ID, Model: m.ID, exact: true}, q{Provider: p.ID, Model: m.ID + "-zz-custom"})
+		}
+	}
+	var refs []*refName
+	runNode(t, pkgDir, "resolve", qs, &refs)
+	if len(refs) != len(qs) {
+		t.Fatalf("reference returned %d results for %d names", len(refs), len(qs))
+	}
+	var same, exactDiffer, bothNone, extra, differ int
+	for i, c := range qs {
+		ours, ok := cat.Lookup(importer.CatalogProviderID(c.Provider), c.Model)
+		ref := refs[i]
+		switch {
+		case ref == nil && !ok:
+			bothNone++
+		case ref != nil && ok && ours.Model == ref.Model && ours.Provider == importer.CatalogProviderID(ref.Provider):
+			same++
+		case c.exact:
+			exactDiffer++
+		case ref == nil && ok && ours.Match != pricing.MatchPattern && ours.Match != pricing.MatchExact && ours.Match != pricing.MatchAlias:
+			// Our extra rules (snapshot, router prefix, cloud variant) find a model the reference does not.
+			extra++
+		default:
+			differ++
+			if differ <= 30 {
+				r := "<none>"
+				if ref != nil {
+					r = ref.Provider + "/" + ref.Model
+				}
+				t.Errorf("%s/%s: ours %s/%s (%s, found=%v), reference %s", c.Provider, c.Model, ours.Provider, ours.Model, ours.Match, ok, r)
+			}
+		}
+	}
+	t.Logf("name resolution vs @pydantic/genai-prices@%s: %d names: %d same model, %d unmatched by both, %d exact ids where the reference's first match picks another model (ours: the id wins), %d found only by our snapshot/router/cloud rules, %d different",
+		refVersion, len(qs), same, bothNone, exactDiffer, extra, differ)
+}

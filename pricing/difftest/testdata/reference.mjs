@@ -2,6 +2,7 @@
 // Usage: node reference.mjs PKGDIR MODE < input.json > output.json
 //   MODE "dump":  input ["provider id", ...]; output [{id, models:[{id, prices}]}] for each id found.
 //   MODE "price": input [{provider, model, usage, timestamp}]; output [{total, error}] in order.
+//   MODE "resolve": input [{provider, model}]; output [{provider, model}|null]: the reference's own name matching.
 // Each case is priced with a provider holding only that model (match: equals
 // its id) so that the comparison is about prices, not name matching.
 import { readFileSync } from 'node:fs';
@@ -41,6 +42,18 @@ if (mode === 'dump') {
       out.push(r ? { total: r.total_price, error: null } : { total: null, error: 'no result' });
     } catch (e) {
       out.push({ total: null, error: String(e && e.message ? e.message : e) });
+    }
+  }
+  process.stdout.write(JSON.stringify(out));
+} else if (mode === 'resolve') {
+  // input [{provider, model}]; output the id of the model the reference matches, or null.
+  const out = [];
+  for (const c of input) {
+    try {
+      const r = mod.calcPrice({ input_tokens: 1 }, c.model, { providerId: c.provider, timestamp: new Date('2026-09-01T12:00:00Z') });
+      out.push(r ? { provider: r.provider.id, model: r.model.id } : null);
+    } catch (e) {
+      out.push(null);
     }
   }
   process.stdout.write(JSON.stringify(out));
