@@ -36,6 +36,14 @@ func (d *decBuf) money(m pricing.Money) int {
 	return d.n - 1
 }
 
+// nonZero appends m unless it is zero (then it returns -1: not written).
+func (d *decBuf) nonZero(m pricing.Money) int {
+	if m.IsZero() {
+		return -1
+	}
+	return d.money(m)
+}
+
 func (d *decBuf) hex64(v uint64) int {
 	const digits = "0123456789abcdef"
 	st := len(d.b)
@@ -151,14 +159,14 @@ func (p *agentcostProcessor) finish(ctx context.Context, s *spanInfo, res *resIn
 	}
 	if c.Kind != genai.KindTool && (o.status != attrs.StatusUsageError || o.hasResult) {
 		// Usage as priced (not written when a raw value was unusable).
+		// Input and output always; the parts only when non-zero (readers
+		// take a missing part as zero).
 		w.int(attrs.UsageInputTokens, clampInt(u.InputTokens))
 		w.int(attrs.UsageOutputTokens, clampInt(u.OutputTokens))
-		w.int(attrs.UsageCacheReadTokens, clampInt(u.CacheReadTokens))
-		w.int(attrs.UsageCacheWriteTokens, clampInt(u.CacheWriteTokens))
-		if u.CacheWrite1hTokens > 0 {
-			w.int(attrs.UsageCacheWrite1hTokens, clampInt(u.CacheWrite1hTokens))
-		}
-		w.int(attrs.UsageReasoningTokens, clampInt(u.ReasoningTokens))
+		w.nonZero(attrs.UsageCacheReadTokens, u.CacheReadTokens)
+		w.nonZero(attrs.UsageCacheWriteTokens, u.CacheWriteTokens)
+		w.nonZero(attrs.UsageCacheWrite1hTokens, u.CacheWrite1hTokens)
+		w.nonZero(attrs.UsageReasoningTokens, u.ReasoningTokens)
 		w.str(attrs.UsageInputMode, mode.String())
 	}
 
@@ -170,8 +178,12 @@ func (p *agentcostProcessor) finish(ctx context.Context, s *spanInfo, res *resIn
 		iTotal = db.money(o.record)
 	}
 	if o.breakdown {
+		// Input and output always; the other parts only when non-zero.
 		r := &o.result
-		iIn, iCR, iCW, iOut, iReas, iOther = db.money(r.Input), db.money(r.CacheRead), db.money(r.CacheWrite), db.money(r.Output), db.money(r.Reasoning), db.money(r.Other)
+		if c.Kind != genai.KindTool {
+			iIn, iOut = db.money(r.Input), db.money(r.Output)
+		}
+		iCR, iCW, iReas, iOther = db.nonZero(r.CacheRead), db.nonZero(r.CacheWrite), db.nonZero(r.Reasoning), db.nonZero(r.Other)
 	}
 	if c.HasReportedCost {
 		iRep = db.money(c.ReportedCost)
@@ -261,6 +273,12 @@ func (w *attrWriter) nonEmpty(k, v string) {
 }
 
 func (w *attrWriter) int(k string, v int64) { w.add(pendingAttr{k: k, i: v, t: pcommon.ValueTypeInt}) }
+
+func (w *attrWriter) nonZero(k string, v uint64) {
+	if v != 0 {
+		w.int(k, clampInt(v))
+	}
+}
 
 func (w *attrWriter) double(k string, v float64) {
 	w.add(pendingAttr{k: k, d: v, t: pcommon.ValueTypeDouble})
