@@ -34,6 +34,11 @@ type Usage struct {
 	CacheAudioReadTokens, CacheImageReadTokens uint64
 	InputVideoTokens, OutputVideoTokens        uint64
 	FileSearches                               uint64
+
+	// Audio durations in milliseconds, for models priced per hour of audio
+	// (transcription, voice). AudioMs is the total; when 0 it is the sum of
+	// InputAudioMs and OutputAudioMs.
+	AudioMs, InputAudioMs, OutputAudioMs uint64
 }
 
 // Query says what to price: which provider and model, under which
@@ -117,12 +122,15 @@ type Result struct {
 	Status Status
 	// Reason is a short stable code when Status is not StatusPriced; "" when
 	// priced. Unpriced: "unknown_provider", "unknown_model",
-	// "no_price_in_effect", "no_supported_price". Usage errors:
+	// "no_price_in_effect", "no_supported_price" (the price entry has no
+	// unit this engine bills), "no_price_for_usage" (nothing the usage holds
+	// has a price). Usage errors:
 	// "cache_read_exceeds_input", "cache_write_exceeds_input",
 	// "cache_exceeds_input", "cache_write_1h_exceeds_cache_write",
 	// "reasoning_exceeds_output", "modalities_exceed_input",
 	// "modalities_exceed_output", "cache_audio_read_exceeds_parent",
-	// "cache_image_read_exceeds_parent", "parts_exceed_parent".
+	// "cache_image_read_exceeds_parent", "audio_parts_exceed_audio",
+	// "parts_exceed_parent".
 	Reason string
 
 	// Cost components, each the cost of the tokens of that kind, whatever

@@ -76,6 +76,7 @@ type price struct {
 	tiers          [numUnits][]tierPrice // ascending thresholds
 	order          [numUnits]unit        // priced units, most specific first
 	n              uint8                 // len of order
+	minAudioMs     uint64                // minimum billed audio duration
 	tiered         bool
 	unsupportedKey []string // upstream keys this engine cannot bill (kept for show)
 }
@@ -376,7 +377,7 @@ func parseRate(s string, per uint64) (rate, error) {
 }
 
 func compilePrice(fp *FilePrice) (price, error) {
-	pr := price{id: fp.ID, from: math.MinInt64, to: math.MaxInt64, batch: fp.Batch}
+	pr := price{id: fp.ID, from: math.MinInt64, to: math.MaxInt64, batch: fp.Batch, minAudioMs: fp.MinimumAudioSeconds * 1000}
 	switch t := strings.ToLower(fp.ServiceTier); t {
 	case "", "default", "standard", "auto":
 	default:

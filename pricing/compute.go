@@ -138,6 +138,10 @@ func checkUsage(v *[numUnits]uint64) string {
 	if c1|c2 != 0 || s > v[uInput] {
 		return "modalities_exceed_input"
 	}
+	s, c1 = bits.Add64(v[uInputAudioDur], v[uOutputAudioDur], 0)
+	if c1 != 0 || s > v[uAudioDur] {
+		return "audio_parts_exceed_audio"
+	}
 	s, c1 = bits.Add64(v[uOutputAudio], v[uOutputImage], 0)
 	s, c2 = bits.Add64(s, v[uOutputVideo], 0)
 	if c1|c2 != 0 || s > v[uOutput] {
@@ -152,6 +156,13 @@ func compute(p *price, v *[numUnits]uint64, r *Result) {
 	var comp [numComponents]Money
 	var inCost, outCost Money // costs of the input and output units themselves
 	totalInput := v[uInput]
+	if p.minAudioMs != 0 && v[uAudioDur] != 0 && v[uAudioDur] < p.minAudioMs {
+		v[uAudioDur] = p.minAudioMs
+		if v[uInputAudioDur] != 0 {
+			v[uInputAudioDur] = p.minAudioMs
+		}
+	}
+	billed := false
 	for _, u := range p.order[:p.n] {
 		n := v[u]
 		for d := p.desc[u]; d != 0; d &= d - 1 {
@@ -166,6 +177,7 @@ func compute(p *price, v *[numUnits]uint64, r *Result) {
 		if n == 0 {
 			continue
 		}
+		billed = true
 		c := units[u].comp
 		uc := cost(n, p.unitRate(u, totalInput))
 		switch u {
@@ -175,6 +187,16 @@ func compute(p *price, v *[numUnits]uint64, r *Result) {
 			outCost = uc
 		}
 		comp[c] = comp[c].Add(uc)
+	}
+	if !billed {
+		// Usage that no price covers (e.g. tokens sent to a model priced
+		// per audio hour, with no request fee) is not free: say so.
+		for _, u := range roots {
+			if v[u] != 0 && !p.has(u) {
+				r.Status, r.Reason = StatusUnpriced, "no_price_for_usage"
+				return
+			}
+		}
 	}
 	// A part billed at its parent's price is still reported in its own
 	// component: reasoning at the output price, cache reads/writes at the

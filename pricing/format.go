@@ -119,6 +119,9 @@ type FilePrice struct {
 	ServiceTier string `yaml:"service_tier,omitempty"`
 	// Batch marks batch-API prices.
 	Batch bool `yaml:"batch,omitempty"`
+	// MinimumAudioSeconds bills a shorter (non-zero) audio duration as this
+	// many seconds (e.g. Groq's 10 s minimum for transcription).
+	MinimumAudioSeconds uint64 `yaml:"minimum_audio_seconds,omitempty"`
 	// Source and Provenance override the model's for this price.
 	Source     string      `yaml:"source,omitempty"`
 	Provenance *Provenance `yaml:"provenance,omitempty"`

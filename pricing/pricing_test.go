@@ -312,6 +312,37 @@ func TestRoundingAndFinePrices(t *testing.T) {
 	}
 }
 
+func TestAudioDurationAndUncoveredUsage(t *testing.T) {
+	c := rulesCatalog(t)
+	q := Query{Provider: "openai", Model: "transcribe", At: day}
+	for _, tc := range []struct {
+		u            Usage
+		total, state string
+	}{
+		{Usage{AudioMs: 95_000, InputAudioMs: 95_000}, "0.009500000000", "priced"}, // 95 s at $0.36/h
+		{Usage{InputAudioMs: 95_000}, "0.009500000000", "priced"},                  // total derived from parts
+		{Usage{AudioMs: 4_000}, "0.001000000000", "priced"},                        // 10 s minimum
+		{Usage{AudioMs: 1}, "0.001000000000", "priced"},
+		{Usage{}, "0.000000000000", "priced"},
+		{Usage{InputTokens: 1000}, "", "unpriced"}, // tokens: no price covers them
+		{Usage{AudioMs: 1000, InputAudioMs: 2000}, "", "usage_error"},
+	} {
+		r := c.Price(q, tc.u)
+		if r.Status.String() != tc.state || (tc.total != "" && r.Total.String() != tc.total) {
+			t.Errorf("%+v: %s %s %q, want %s %s", tc.u, r.Status, r.Total, r.Reason, tc.state, tc.total)
+		}
+	}
+	// Output tokens sent to an input-only model are not billed (as upstream),
+	// since the input is.
+	r := c.Price(Query{Provider: "openai", Model: "embed-only", At: day}, Usage{InputTokens: 1_000_000, OutputTokens: 5})
+	if r.Status != StatusPriced || r.Total.String() != "0.020000000000" {
+		t.Errorf("embedding: %s %s", r.Status, r.Total)
+	}
+	if r := c.Price(Query{Provider: "openai", Model: "embed-only", At: day}, Usage{OutputTokens: 5}); r.Reason != "no_price_for_usage" {
+		t.Errorf("output only to an input-priced model: %s %q", r.Status, r.Reason)
+	}
+}
+
 func TestToolPrice(t *testing.T) {
 	c := rulesCatalog(t)
 	p, id, ok := c.ToolPrice("openai_legacy", "web_search", day)

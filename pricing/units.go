@@ -23,6 +23,9 @@ const (
 	uWebSearches
 	uFileSearches
 	uToolCalls
+	uAudioDur
+	uInputAudioDur
+	uOutputAudioDur
 	numUnits
 )
 
@@ -68,7 +71,15 @@ var units = [numUnits]unitDef{
 	uWebSearches:    {key: "web_searches_kcount", per: 1e3, comp: cOther, depth: 2},
 	uFileSearches:   {key: "file_searches_kcount", per: 1e3, comp: cOther, depth: 2},
 	uToolCalls:      {key: "tool_calls_kcount", per: 1e3, comp: cOther, depth: 1},
+	// Durations: usage in milliseconds, prices per hour.
+	uAudioDur:       {key: "audio_hours", per: 3_600_000, comp: cInput, depth: 2},
+	uInputAudioDur:  {key: "input_audio_hours", per: 3_600_000, comp: cInput, anc: []unit{uAudioDur}, depth: 3},
+	uOutputAudioDur: {key: "output_audio_hours", per: 3_600_000, comp: cOutput, anc: []unit{uAudioDur}, depth: 3},
 }
+
+// roots are the units that are no other unit's part; usage of a root with
+// no price while nothing priced has usage makes a call unpriced.
+var roots = [...]unit{uInput, uOutput, uWebSearches, uFileSearches, uToolCalls, uAudioDur}
 
 // joins lists pairs of overlapping units whose overlap has a unit of its own:
 // a price entry that prices both must price the join too, otherwise the
@@ -123,6 +134,10 @@ func usageValues(u *Usage) [numUnits]uint64 {
 	if req == 0 {
 		req = 1
 	}
+	audio := u.AudioMs
+	if audio == 0 {
+		audio = u.InputAudioMs + u.OutputAudioMs // overflow is caught by checkUsage
+	}
 	return [numUnits]uint64{
 		uInput:          u.InputTokens,
 		uCacheRead:      u.CacheReadTokens,
@@ -142,5 +157,8 @@ func usageValues(u *Usage) [numUnits]uint64 {
 		uWebSearches:    u.WebSearches,
 		uFileSearches:   u.FileSearches,
 		uToolCalls:      u.ToolCalls,
+		uAudioDur:       audio,
+		uInputAudioDur:  u.InputAudioMs,
+		uOutputAudioDur: u.OutputAudioMs,
 	}
 }

@@ -26,7 +26,7 @@ const (
 const usageText = `usage:
   agentcost price --provider P --model M [--input-tokens N] [--cache-read-tokens N] [--cache-write-tokens N]
                   [--cache-write-1h-tokens N] [--output-tokens N] [--reasoning-tokens N] [--web-searches N]
-                  [--requests N] [--tool-calls N] [--at RFC3339] [--service-tier T] [--batch]
+                  [--requests N] [--tool-calls N] [--audio-ms N] [--at RFC3339] [--service-tier T] [--batch]
                   [--server-address HOST] [--catalog FILE]... [--json]
   agentcost catalog validate FILE...
   agentcost catalog import --from genai-prices|litellm FILE [--base CATALOG] [-o OUT]
@@ -119,6 +119,7 @@ func cmdPrice(args []string, stdout, stderr io.Writer) int {
 	fs.Uint64Var(&u.WebSearches, "web-searches", 0, "web search calls")
 	fs.Uint64Var(&u.Requests, "requests", 0, "requests (0 means 1)")
 	fs.Uint64Var(&u.ToolCalls, "tool-calls", 0, "other billable tool calls")
+	fs.Uint64Var(&u.AudioMs, "audio-ms", 0, "audio duration in milliseconds (models priced per audio hour)")
 	fs.Var(&catalogs, "catalog", "user catalog file layered over the default (repeatable)")
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object")
 	if err := fs.Parse(args); err != nil {

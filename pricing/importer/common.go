@@ -108,6 +108,7 @@ func fixUnits(u map[string]pricing.PriceValue) []string {
 		"cache_image_read_mtok": {"input_mtok", "cache_read_mtok", "input_image_mtok"},
 		"output_reasoning_mtok": {"output_mtok"}, "output_audio_mtok": {"output_mtok"},
 		"output_image_mtok": {"output_mtok"}, "output_video_mtok": {"output_mtok"},
+		"input_audio_hours": {"audio_hours"}, "output_audio_hours": {"audio_hours"},
 	}
 	for changed := true; changed; {
 		changed = false

@@ -72,6 +72,16 @@ var gpKeys = map[string]string{
 	"requests_kcount":         "requests_kcount",
 	"web_searches_kcount":     "web_searches_kcount",
 	"storage_searches_kcount": "file_searches_kcount",
+	"audio_hours":             "audio_hours",
+	"input_audio_hours":       "input_audio_hours",
+	"output_audio_hours":      "output_audio_hours",
+}
+
+// minimumAudioSeconds mirrors genai-prices' special case: Groq bills
+// whisper transcriptions for at least 10 seconds.
+var minimumAudioSeconds = map[[2]string]uint64{
+	{"groq", "whisper-large-v3"}:       10,
+	{"groq", "whisper-large-v3-turbo"}: 10,
 }
 
 // Stats counts what an import did.
@@ -209,6 +219,11 @@ func gpModelToFile(gp gpProvider, gm gpModel, names map[string]bool, st *Stats) 
 	prices, err := gpPrices(gm.Prices, st)
 	if err != nil {
 		return fm, err
+	}
+	if minSec := minimumAudioSeconds[[2]string{gp.ID, gm.ID}]; minSec > 0 {
+		for i := range prices {
+			prices[i].MinimumAudioSeconds = minSec
+		}
 	}
 	fm.Prices = prices
 	return fm, nil
