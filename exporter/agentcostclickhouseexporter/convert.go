@@ -132,6 +132,9 @@ type rows struct {
 	// ids holds the hex trace, span and parent ids of every row, each after
 	// its length byte, until finish cuts them into the id columns.
 	ids []byte
+	// boxes and interned serve insert's boxed (LowCardinality columns).
+	boxes    [nStr + 2][]any
+	interned map[string]any
 	// scratch holds one row's digest input (kept here: no allocation).
 	scratch [16 + 8 + 8 + 8]byte
 

@@ -50,9 +50,13 @@ func (e *costExporter) insert(ctx context.Context, conn driver.Conn, r *rows) er
 		return fmt.Errorf("prepare insert: %w", err)
 	}
 	defer func() { _ = batch.Abort() }()
-	cols := []any{r.eventTime, r.traceID, r.spanID, r.parentSpanID, r.serviceName, r.environment}
+	cols := []any{r.eventTime, r.traceID, r.spanID, r.parentSpanID, r.boxed(-2, r.serviceName), r.boxed(-1, r.environment)}
 	for i := range r.str {
-		cols = append(cols, r.str[i])
+		if lowCardinality[i] {
+			cols = append(cols, r.boxed(i, r.str[i]))
+		} else {
+			cols = append(cols, r.str[i])
+		}
 	}
 	for i := range r.tokens {
 		cols = append(cols, r.tokens[i])
@@ -70,6 +74,45 @@ func (e *costExporter) insert(ctx context.Context, conn driver.Conn, r *rows) er
 		return fmt.Errorf("insert %d rows: %w", r.len(), err)
 	}
 	return nil
+}
+
+// lowCardinality flags the strColumns that are LowCardinality(String).
+var lowCardinality = func() [nStr]bool {
+	var lc [nStr]bool
+	for i, c := range strColumns {
+		switch c.column {
+		case "user_id", "conversation_id", "tool_call_hash":
+		default:
+			lc[i] = true
+		}
+	}
+	return lc
+}()
+
+// maxInterned bounds the interned values kept between batches.
+const maxInterned = 1 << 16
+
+// boxed returns vals as []any whose elements are interned interface values.
+// clickhouse-go's LowCardinality Append boxes every element of a []string
+// (one allocation per value); a []any of shared boxes costs none.
+func (r *rows) boxed(col int, vals []string) []any {
+	if r.interned == nil || len(r.interned) > maxInterned {
+		r.interned = make(map[string]any, 1024)
+	}
+	k := col + 2
+	if cap(r.boxes[k]) < len(vals) {
+		r.boxes[k] = make([]any, len(vals))
+	}
+	out := r.boxes[k][:len(vals)]
+	for i, v := range vals {
+		b, ok := r.interned[v]
+		if !ok {
+			b = v
+			r.interned[v] = b
+		}
+		out[i] = b
+	}
+	return out
 }
 
 // conversionError marks a client-side column conversion failure: the data
