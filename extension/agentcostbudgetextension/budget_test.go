@@ -159,6 +159,9 @@ func TestRollingWindow(t *testing.T) {
 	// A charge older than the window never counts.
 	e.Accrue(charge(t0, "4", "a"))
 	assert.True(t, spendOf(e, "r").IsZero())
+	// A charge without a time counts now.
+	e.Accrue(charge(time.Time{}, "2", "a"))
+	assert.Equal(t, usd("2"), spendOf(e, "r"))
 }
 
 func TestThresholdsFireOncePerWindow(t *testing.T) {

@@ -342,6 +342,9 @@ func (e *budgetExtension) Accrue(c spend.Charge) {
 	}
 	id := identityOf(&c)
 	now := e.now()
+	if c.Time.IsZero() {
+		c.Time = now // a span without a start time is charged when reported
+	}
 	for _, b := range set.list {
 		if !b.def.scope.match(&id) {
 			continue
