@@ -81,10 +81,12 @@ build: $(BIN)/builder ## Build the otelcol-agentcost collector with ocb into ./d
 	@./dist/otelcol-agentcost --version
 
 .PHONY: demo
-demo: ## End-to-end demo (coming with the end-to-end issue; prints what it will do).
-	@echo "make demo is coming: it will build the collector, start the local ClickHouse,"
-	@echo "run the agent traffic simulator and print spend by team, agent and model."
-	@echo "Today: 'make clickhouse' and 'make build' work; see README.md."
+demo: ## Build the collector, start ClickHouse and the demo collector, simulate 30 s of agents, print the cost report.
+	@CH_TCP_PORT=$(CH_TCP_PORT) CH_HTTP_PORT=$(CH_HTTP_PORT) scripts/demo.sh
+
+.PHONY: demo-stop
+demo-stop: ## Stop the demo collector, drop its demo databases and remove .demo/ (ClickHouse keeps running).
+	@CH_HTTP_PORT=$(CH_HTTP_PORT) scripts/demo-stop.sh
 
 .PHONY: clean
 clean: ## Remove build output (./bin, ./dist); keeps ClickHouse data.
