@@ -322,3 +322,24 @@ func TestExtractDoesNotAllocate(t *testing.T) {
 	allocs := testing.AllocsPerRun(100, func() { Extract(&c, "chat gpt-4o", m) })
 	assert.Zero(t, allocs)
 }
+
+// BenchmarkExtract measures one pass over a typical chat span's attributes.
+//
+//	go test ./internal/genai -run '^$' -bench BenchmarkExtract -benchmem -count 6 | tee new.txt; benchstat old.txt new.txt
+func BenchmarkExtract(b *testing.B) {
+	m := mapOf(b, map[string]any{
+		"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o",
+		"gen_ai.response.model": "gpt-4o-2024-08-06", "gen_ai.response.id": "chatcmpl-1", "server.address": "api.openai.com",
+		"server.port": 443, "gen_ai.usage.input_tokens": 3000, "gen_ai.usage.cache_read.input_tokens": 1000,
+		"gen_ai.usage.output_tokens": 400, "gen_ai.request.temperature": 0.2, "gen_ai.conversation.id": "conv-1",
+	})
+	var c Call
+	Extract(&c, "chat gpt-4o", m)
+	if c.Kind != KindInference || c.nums[fInput].v != 3000 {
+		b.Fatalf("bad fixture: %s %d", c.Kind, c.nums[fInput].v)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		Extract(&c, "chat gpt-4o", m)
+	}
+}

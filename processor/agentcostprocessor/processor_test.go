@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/agentcost/agentcost/internal/attrs"
 	"github.com/agentcost/agentcost/internal/spend"
@@ -247,4 +248,55 @@ func TestConcurrentConsume(t *testing.T) {
 	wg.Wait()
 	require.NoError(t, p.Shutdown(context.Background()))
 	assert.Equal(t, 200, sink.SpanCount())
+}
+
+// The registry is reloaded when its file changes; a bad version keeps the
+// last good one; both outcomes are counted.
+func TestRegistryReload(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "agents.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("agents:\n  - id: bot\n    team: alpha\n"), 0o600))
+	cfg := testConfig(t)
+	cfg.Registry.Path = path
+	cfg.Registry.ReloadInterval = 10 * time.Millisecond
+	cfg.Hold.Wait = 0
+	tel := componenttest.NewTelemetry()
+	defer func() { require.NoError(t, tel.Shutdown(context.Background())) }()
+	set := testSettings()
+	set.TelemetrySettings = tel.NewTelemetrySettings()
+	sink := new(consumertest.TracesSink)
+	p, err := NewFactory().CreateTraces(context.Background(), set, cfg, sink)
+	require.NoError(t, err)
+	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
+	defer func() { require.NoError(t, p.Shutdown(context.Background())) }()
+
+	team := func() string {
+		sink.Reset()
+		require.NoError(t, p.ConsumeTraces(context.Background(), chatTrace(1, 1, 0, "bot")))
+		return str(t, firstSpanAttrs(t, sink), attrs.Team)
+	}
+	counter := func(name string) int64 {
+		m, err := tel.GetMetric("otelcol_" + name)
+		if err != nil {
+			return 0
+		}
+		var n int64
+		for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+			n += dp.Value
+		}
+		return n
+	}
+	assert.Equal(t, "alpha", team())
+
+	require.NoError(t, os.WriteFile(path, []byte("agents:\n  - id: bot\n    team: beta\n"), 0o600))
+	future := time.Now().Add(time.Minute)
+	require.NoError(t, os.Chtimes(path, future, future))
+	require.Eventually(t, func() bool { return team() == "beta" }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return counter("agentcost_registry_reloads") == 1 }, 5*time.Second, 10*time.Millisecond)
+
+	require.NoError(t, os.WriteFile(path, []byte("agents: [\n"), 0o600))
+	future = future.Add(time.Minute)
+	require.NoError(t, os.Chtimes(path, future, future))
+	require.Eventually(t, func() bool { return counter("agentcost_registry_reload_failures") >= 1 }, 5*time.Second, 10*time.Millisecond)
+	assert.Equal(t, "beta", team(), "last good version kept")
 }
