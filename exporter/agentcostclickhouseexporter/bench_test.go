@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -109,7 +110,7 @@ func BenchmarkConvertAllocs(b *testing.B) {
 //	benchstat old.txt new.txt
 func BenchmarkInsert(b *testing.B) {
 	for _, n := range []int{1_000, 10_000, 50_000} {
-		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
+		b.Run(fmt.Sprintf("batch=%d/consumers=1", n), func(b *testing.B) {
 			db := chtest.New(b)
 			e := startDirect(b, testConfig(db))
 			td := realisticTraces(n)
@@ -133,6 +134,46 @@ func BenchmarkInsert(b *testing.B) {
 			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "rows/s")
 			require.NoError(b, db.Conn.QueryRow(ctx, "SELECT count() FROM cost_events").Scan(&got))
 			require.Equal(b, uint64(n*(i+1)), got, "every batch written once")
+		})
+	}
+}
+
+// BenchmarkInsertParallel is BenchmarkInsert with two batches in flight at
+// once, as the exporter's default sending_queue.num_consumers: 2 does.
+//
+//	go test -run '^$' -bench 'BenchmarkInsertParallel' -benchmem -count 6 ./exporter/agentcostclickhouseexporter/
+func BenchmarkInsertParallel(b *testing.B) {
+	for _, n := range []int{10_000, 50_000} {
+		b.Run(fmt.Sprintf("batch=%d/consumers=2", n), func(b *testing.B) {
+			db := chtest.New(b)
+			e := startDirect(b, testConfig(db))
+			base := realisticTraces(n)
+			ctx := context.Background()
+			var worker atomic.Int64
+			var batches atomic.Int64
+			b.ReportAllocs()
+			b.SetParallelism(1) // GOMAXPROCS goroutines: 2 on the reference machine
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				td := ptrace.NewTraces()
+				base.CopyTo(td)
+				first := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
+				// Distinct per worker: no two batches share a dedup token.
+				first.SetStartTimestamp(first.StartTimestamp() + pcommon.Timestamp(worker.Add(1)<<32))
+				for pb.Next() {
+					first.SetStartTimestamp(first.StartTimestamp() + 1)
+					if err := e.pushTraces(ctx, td); err != nil {
+						b.Error(err)
+						return
+					}
+					batches.Add(1)
+				}
+			})
+			b.StopTimer()
+			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "rows/s")
+			var got uint64
+			require.NoError(b, db.Conn.QueryRow(ctx, "SELECT count() FROM cost_events").Scan(&got))
+			require.Equal(b, uint64(n)*uint64(batches.Load()), got, "every batch written once")
 		})
 	}
 }
