@@ -242,8 +242,8 @@ func (c *Catalog) Version() string { return c.version }
 // silent zero: an unknown provider or model gives StatusUnpriced with a
 // Reason, an inconsistent usage gives StatusUsageError. For a model already
 // resolved once it does not allocate.
-func (c *Catalog) Price(q Query, u Usage) Result {
-	r := Result{Status: StatusUnpriced, Currency: "USD", CatalogVersion: c.version}
+func (c *Catalog) Price(q Query, u Usage) (r Result) {
+	r.Status, r.Currency, r.CatalogVersion = StatusUnpriced, "USD", c.version
 	res := c.resolve(&q)
 	if res.prov != nil {
 		r.Provider = res.prov.id
