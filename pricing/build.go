@@ -178,6 +178,30 @@ func mergeProvider(dst, src *FileProvider) {
 			}
 		}
 	}
+	// A name the layer gives one of its models is taken from the other
+	// models (e.g. a layer prices a snapshot that was an alias).
+	claimedBy := map[string]string{}
+	for _, lm := range src.Models {
+		if lm.Remove {
+			continue
+		}
+		id := strings.ToLower(lm.ID)
+		claimedBy[id] = id
+		for _, a := range lm.Aliases {
+			claimedBy[strings.ToLower(a)] = id
+		}
+	}
+	for i := range models {
+		m := &models[i]
+		id := strings.ToLower(m.ID)
+		taken := func(a string) bool {
+			owner, ok := claimedBy[strings.ToLower(a)]
+			return ok && owner != id
+		}
+		if slices.ContainsFunc(m.Aliases, taken) {
+			m.Aliases = slices.DeleteFunc(slices.Clone(m.Aliases), taken)
+		}
+	}
 	// Models a layer adds are matched before those below it.
 	dst.Models = append(added, models...)
 }

@@ -371,6 +371,9 @@ providers:
             output_mtok: "8"
       - id: gpt-4o-2024-05-13
         remove: true
+      - id: gpt-4o-2024-08-06
+        prices:
+          - input_mtok: "2.25"
       - id: my-finetune
         patterns: ['^ft:gpt-tiny:.*$']
         prices:
@@ -393,11 +396,12 @@ providers:
 		provider, model, want, wantModel string
 		kind                             MatchKind
 	}{
-		{"openai", "gpt-4o", "2.000000000000", "gpt-4o", MatchExact},                  // override
-		{"openai", "my-4o", "2.000000000000", "gpt-4o", MatchAlias},                   // alias added
-		{"openai", "gpt-4o-2024-08-06", "2.000000000000", "gpt-4o", MatchAlias},       // base alias kept
-		{"openai", "gpt-4o-2024-05-13", "2.000000000000", "gpt-4o", MatchSnapshot},    // removed snapshot falls to its model
-		{"openai", "ft:gpt-tiny:acme", "3.000000000000", "my-finetune", MatchPattern}, // layer pattern first
+		{"openai", "gpt-4o", "2.000000000000", "gpt-4o", MatchExact},                       // override
+		{"openai", "my-4o", "2.000000000000", "gpt-4o", MatchAlias},                        // alias added
+		{"openai", "gpt4o-latest", "2.000000000000", "gpt-4o", MatchAlias},                 // base alias kept
+		{"openai", "gpt-4o-2024-08-06", "2.250000000000", "gpt-4o-2024-08-06", MatchExact}, // a layer model takes a base alias
+		{"openai", "gpt-4o-2024-05-13", "2.000000000000", "gpt-4o", MatchSnapshot},         // removed snapshot falls to its model
+		{"openai", "ft:gpt-tiny:acme", "3.000000000000", "my-finetune", MatchPattern},      // layer pattern first
 		{"openai", "gpt-tiny-x", "0.000000500000", "gpt-tiny", MatchPattern},
 		{"corp", "corp-llm", "0.500000000000", "corp-llm", MatchExact},
 	} {
