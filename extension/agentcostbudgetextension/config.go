@@ -26,6 +26,13 @@ const (
 	ActionSuspend  = "suspend"
 )
 
+// Actions as compiled (cheap to compare on the check path).
+const (
+	actAlert uint8 = iota
+	actThrottle
+	actSuspend
+)
+
 // Fail modes: what a check answers when a budget's spend cannot be known.
 const (
 	FailOpen   = "open"
@@ -315,6 +322,7 @@ type budgetDef struct {
 	thLabels   []string
 	window     windowSpec
 	action     string
+	act        uint8 // action as actAlert, actThrottle, actSuspend
 	failClosed bool
 	throttle   time.Duration
 	projected  bool
@@ -395,7 +403,12 @@ func compileBudget(b *BudgetConfig) (*budgetDef, error) {
 		d.thMoney = append(d.thMoney, mulFraction(lim, label))
 	}
 	switch b.Action {
-	case ActionAlert, ActionThrottle, ActionSuspend:
+	case ActionAlert:
+		d.act = actAlert
+	case ActionThrottle:
+		d.act = actThrottle
+	case ActionSuspend:
+		d.act = actSuspend
 	default:
 		errs = append(errs, fmt.Errorf("action %q is not one of %q, %q, %q", b.Action, ActionAlert, ActionThrottle, ActionSuspend))
 	}

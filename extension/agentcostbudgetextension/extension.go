@@ -370,15 +370,20 @@ func (e *budgetExtension) Check(id *Identity, dst []Result) (Decision, []Result)
 		if !b.def.scope.match(id) {
 			continue
 		}
+		if len(dst) < cap(dst) {
+			dst = dst[:len(dst)+1]
+		} else {
+			dst = append(dst, Result{})
+		}
+		r := &dst[len(dst)-1]
 		b.mu.Lock()
-		r := e.decideLocked(b, now)
+		e.decideInto(r, b, now)
 		b.mu.Unlock()
 		if r.Outcome > d.Outcome {
 			d.Outcome = r.Outcome
 		}
 		d.RetryAfter = max(d.RetryAfter, r.RetryAfter)
 		d.Delay = max(d.Delay, r.Delay)
-		dst = append(dst, r)
 	}
 	if d.Outcome != Deny {
 		d.RetryAfter = 0
@@ -400,30 +405,43 @@ func (e *budgetExtension) knownLocked(b *budget, now time.Time) bool {
 }
 
 func (e *budgetExtension) decideLocked(b *budget, now time.Time) Result {
+	var r Result
+	e.decideInto(&r, b, now)
+	return r
+}
+
+// decideInto writes the budget's decision at now into r (in place: Check
+// fills the caller's slice without copying results around).
+func (e *budgetExtension) decideInto(r *Result, b *budget, now time.Time) {
 	d := b.def
 	sp := b.spendLocked(now)
-	r := Result{Budget: d.name, Action: d.action, Spend: sp, Limit: d.limit, WindowStart: b.ws,
+	*r = Result{Budget: d.name, Action: d.action, Spend: sp, Limit: d.limit, WindowStart: b.ws,
 		WindowEnd: b.we, SpendKnown: e.knownLocked(b, now), Resumed: b.resumed}
-	atLimit := sp.Cmp(d.limit) >= 0
-	switch {
-	case atLimit && d.action == ActionSuspend && !b.resumed:
-		retry := e.cfg.ReconcileInterval
-		if b.weNs != 0 {
-			retry = time.Duration(b.weNs - now.UnixNano())
+	if sp.Cmp(d.limit) >= 0 {
+		switch d.act {
+		case actSuspend:
+			if b.resumed {
+				r.Reason = ReasonResumed
+				return
+			}
+			retry := e.cfg.ReconcileInterval
+			if b.weNs != 0 {
+				retry = time.Duration(b.weNs - now.UnixNano())
+			}
+			r.Outcome, r.Reason, r.Suspended, r.RetryAfter = Deny, ReasonSuspended, true, retry
+		case actThrottle:
+			r.Outcome, r.Reason, r.Delay = Throttle, ReasonLimitReached, d.throttle
+		default:
+			r.Reason = ReasonLimitReached
 		}
-		r.Outcome, r.Reason, r.Suspended, r.RetryAfter = Deny, ReasonSuspended, true, retry
-	case atLimit && d.action == ActionSuspend:
-		r.Reason = ReasonResumed
-	case atLimit && d.action == ActionThrottle:
-		r.Outcome, r.Reason, r.Delay = Throttle, ReasonLimitReached, d.throttle
-	case atLimit:
-		r.Reason = ReasonLimitReached
-	case !r.SpendKnown && d.failClosed:
-		r.Outcome, r.Reason, r.RetryAfter = Deny, ReasonSpendUnknown, e.cfg.ReconcileInterval
-	case !r.SpendKnown:
-		r.Reason = ReasonSpendUnknown
+		return
 	}
-	return r
+	if !r.SpendKnown {
+		r.Reason = ReasonSpendUnknown
+		if d.failClosed {
+			r.Outcome, r.RetryAfter = Deny, e.cfg.ReconcileInterval
+		}
+	}
 }
 
 // errUnknownBudget and errNotSuspendable are resume failures.

@@ -18,7 +18,6 @@ import (
 // table and keeps fired alerts in a small table of its own.
 type ledger struct {
 	conn        driver.Conn
-	db          string
 	costTable   string // quoted `db`.`{prefix}cost_events`
 	alertTable  string // quoted `db`.`{prefix}budget_alerts`
 	hourlyTable string // quoted `db`.`{prefix}cost_hourly`; empty: raw table only
@@ -47,7 +46,6 @@ func openLedger(cfg ClickHouseConfig) (*ledger, error) {
 	db := quoteIdent(cfg.Database)
 	l := &ledger{
 		conn:       conn,
-		db:         cfg.Database,
 		costTable:  db + "." + quoteIdent(cfg.TablePrefix+"cost_events"),
 		alertTable: db + "." + quoteIdent(cfg.TablePrefix+"budget_alerts"),
 	}
