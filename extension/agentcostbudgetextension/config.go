@@ -12,6 +12,7 @@ import (
 	"time"
 	_ "time/tzdata" // IANA zones for budgets even where the host has no zoneinfo
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/confmap"
@@ -261,6 +262,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("budgets_file_check_interval must be positive, got %s", c.BudgetsFileCheckInterval))
 	}
 	if c.ClickHouse.Enabled() {
+		if _, err := clickhouse.ParseDSN(c.ClickHouse.Endpoint); err != nil {
+			errs = append(errs, fmt.Errorf("clickhouse.endpoint %q: %w", c.ClickHouse.Endpoint, err))
+		}
 		if !identRE.MatchString(c.ClickHouse.Database) {
 			errs = append(errs, fmt.Errorf("clickhouse.database %q must match %s", c.ClickHouse.Database, identRE))
 		}

@@ -63,6 +63,7 @@ func TestLoadConfig(t *testing.T) {
 		{id: component.NewIDWithName(metadata.Type, "duplicate_name"), errMsg: `budgets[1]: name "b" is used twice`},
 		{id: component.NewIDWithName(metadata.Type, "bad_threshold"), errMsg: "alert_thresholds: 0 is not in (0, 10]"},
 		{id: component.NewIDWithName(metadata.Type, "bad_database"), errMsg: `clickhouse.database "agentcost; DROP TABLE x" must match`},
+		{id: component.NewIDWithName(metadata.Type, "bad_dsn"), errMsg: `clickhouse.endpoint "clickhouse://127.0.0.1:9000?dial_timeout=soon"`},
 		{id: component.NewIDWithName(metadata.Type, "stale_too_short"), errMsg: "stale_after (10s) must be greater than reconcile_interval (30s)"},
 		{id: component.NewIDWithName(metadata.Type, "bad_webhook"), errMsg: `notifiers.webhooks[0].endpoint "ftp://example.com" must be an http(s) URL`},
 	}
