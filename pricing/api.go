@@ -178,7 +178,22 @@ var (
 	defaultOnce sync.Once
 	defaultCat  *Catalog
 	defaultErr  error
+
+	defaultFileOnce sync.Once
+	defaultFileVal  *File
+	defaultFileErr  error
 )
+
+// defaultFile decodes the embedded catalog once; layering never modifies
+// the decoded files, so Load with user files only decodes those.
+func defaultFile() (*File, error) {
+	defaultFileOnce.Do(func() { defaultFileVal, defaultFileErr = ParseFile(defaultYAML) })
+	return defaultFileVal, defaultFileErr
+}
+
+func isDefaultYAML(b []byte) bool {
+	return len(b) == len(defaultYAML) && len(b) > 0 && &b[0] == &defaultYAML[0]
+}
 
 // Default returns the catalog embedded in the binary, parsed once and cached.
 func Default() (*Catalog, error) {
@@ -218,7 +233,13 @@ func Parse(layers ...[]byte) (*Catalog, error) {
 	}
 	files := make([]*File, 0, len(layers))
 	for i, l := range layers {
-		f, err := ParseFile(l)
+		var f *File
+		var err error
+		if isDefaultYAML(l) {
+			f, err = defaultFile()
+		} else {
+			f, err = ParseFile(l)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: layer %d: %w", ErrInvalidCatalog, i, err)
 		}
