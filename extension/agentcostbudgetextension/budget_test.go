@@ -250,6 +250,9 @@ func TestSuspendThenResume(t *testing.T) {
 	assert.Equal(t, Allow, d.Outcome)
 	require.Len(t, res, 2)
 
+	_, err := e.Resume("team-a")
+	assert.ErrorIs(t, err, errNotSuspended, "no resumption in advance")
+
 	e.Accrue(charge(t0, "10", "a"))
 	d, res = e.Check(id, res[:0])
 	assert.Equal(t, Deny, d.Outcome)
@@ -263,12 +266,15 @@ func TestSuspendThenResume(t *testing.T) {
 	d, _ = e.Check(&Identity{Team: "b"}, nil)
 	assert.Equal(t, Allow, d.Outcome)
 
-	_, err := e.Resume("alert-only")
+	_, err = e.Resume("alert-only")
 	assert.ErrorIs(t, err, errNotSuspendable)
 	_, err = e.Resume("nope")
 	assert.ErrorIs(t, err, errUnknownBudget)
 	r, err := e.Resume("team-a")
 	require.NoError(t, err)
+	r2, err := e.Resume("team-a")
+	require.NoError(t, err, "resuming twice is a no-op")
+	assert.Equal(t, r, r2)
 	assert.Equal(t, Allow, r.Outcome)
 	assert.Equal(t, ReasonResumed, r.Reason)
 	e.Accrue(charge(t0, "5", "a"))

@@ -448,6 +448,7 @@ func (e *budgetExtension) decideInto(r *Result, b *budget, now time.Time) {
 var (
 	errUnknownBudget  = errors.New("unknown budget")
 	errNotSuspendable = errors.New("budget does not suspend")
+	errNotSuspended   = errors.New("budget is not suspended")
 )
 
 // Resume lifts the suspension of the named budget for its current window and
@@ -463,10 +464,19 @@ func (e *budgetExtension) Resume(name string) (Result, error) {
 	}
 	now := e.now()
 	b.mu.Lock()
-	b.rollLocked(now)
+	sp := b.spendLocked(now)
+	if b.resumed {
+		r := e.decideLocked(b, now)
+		b.mu.Unlock()
+		return r, nil // already resumed in this window: idempotent
+	}
+	if sp.Cmp(b.def.limit) < 0 {
+		b.mu.Unlock()
+		return Result{}, fmt.Errorf("%w: %q has spent %s of its %s limit in this window", errNotSuspended, name, sp, b.def.limit)
+	}
 	b.resumed = true
-	ev := alertEvent{Kind: kindResume, Budget: name, WindowStart: b.ws, WindowEnd: b.we, windowKey: b.windowKeyLocked(), FiredAt: now, Replica: e.replica, Action: b.def.action,
-		Spend: b.spendLocked(now), Limit: b.def.limit}
+	ev := alertEvent{Kind: kindResume, Budget: name, WindowStart: b.ws, WindowEnd: b.we, windowKey: b.windowKeyLocked(),
+		FiredAt: now, Replica: e.replica, Action: b.def.action, Spend: sp, Limit: b.def.limit}
 	r := e.decideLocked(b, now)
 	b.mu.Unlock()
 	e.logger.Info("budget suspension lifted", zap.String("budget", name), zap.Time("window_start", r.WindowStart))

@@ -179,7 +179,7 @@ func (e *budgetExtension) serveResume(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, errUnknownBudget):
 		writeError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, errNotSuspendable):
+	case errors.Is(err, errNotSuspendable), errors.Is(err, errNotSuspended):
 		writeError(w, http.StatusConflict, err.Error())
 	case err != nil:
 		writeError(w, http.StatusInternalServerError, err.Error())
