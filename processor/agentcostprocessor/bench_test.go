@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/featuregate"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor/processortest"
@@ -129,7 +130,21 @@ func mixedFixture(traces int) (ptrace.Traces, int) {
 //	go test ./processor/agentcostprocessor -run '^$' -bench 'BenchmarkProcess' -benchmem -count 6 | tee new.txt
 //	benchstat old.txt new.txt
 func BenchmarkProcess(b *testing.B) {
-	b.Run("fixture=mixed/holding=none", func(b *testing.B) {
+	b.Run("fixture=mixed/holding=none", func(b *testing.B) { benchProcess(b, false) })
+	// With the collector's alpha feature gate pdata.useProtoPooling on and
+	// the batch's memory recycled between iterations (CopyTo into the same
+	// Traces returns the previous values to pdata's pools), as in a pipeline
+	// whose receiver and exporter use pooling.
+	b.Run("fixture=mixed/holding=none/pdata_pooling=on", func(b *testing.B) {
+		gate := "pdata.useProtoPooling"
+		require.NoError(b, featuregate.GlobalRegistry().Set(gate, true))
+		defer func() { require.NoError(b, featuregate.GlobalRegistry().Set(gate, false)) }()
+		benchProcess(b, true)
+	})
+}
+
+func benchProcess(b *testing.B, reuse bool) {
+	{
 		fixture, billable := mixedFixture(100)
 		spans := fixture.SpanCount()
 		cfg := createDefaultConfig().(*Config)
@@ -174,15 +189,20 @@ func BenchmarkProcess(b *testing.B) {
 				}
 			}
 		}
-		benchAdded = added
+		if !reuse {
+			benchAdded = added
+		}
 
 		var ms runtime.MemStats
 		var mallocs uint64
 		b.ReportAllocs()
 		b.ResetTimer()
+		work = ptrace.NewTraces()
 		for b.Loop() {
 			b.StopTimer()
-			work = ptrace.NewTraces()
+			if !reuse {
+				work = ptrace.NewTraces()
+			}
 			fixture.CopyTo(work)
 			runtime.ReadMemStats(&ms)
 			before := ms.Mallocs
@@ -198,7 +218,7 @@ func BenchmarkProcess(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*spans), "ns/span")
 		b.ReportMetric(float64(mallocs)/float64(b.N*spans), "allocs/span")
 		b.ReportMetric(float64(mallocs)/float64(b.N*billable), "allocs/billable-span")
-	})
+	}
 }
 
 var benchAdded [][]string

@@ -67,6 +67,10 @@ type scratch struct {
 	pending int
 	held    int
 	ctr     counters
+	w       attrWriter
+	// buf holds the decimal strings written on this batch's spans; it is
+	// dropped, never reused, after the batch.
+	buf []byte
 }
 
 func newScratch() *scratch {
@@ -85,6 +89,7 @@ func (sc *scratch) reset() {
 	sc.res = sc.res[:0]
 	clear(sc.index)
 	sc.pending, sc.held = 0, 0
+	sc.buf = nil
 	sc.ctr.reset()
 }
 

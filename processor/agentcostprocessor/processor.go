@@ -246,7 +246,7 @@ func (p *agentcostProcessor) processTraces(ctx context.Context, td ptrace.Traces
 	for i := range sc.spans {
 		s := &sc.spans[i]
 		if s.action == actStamp {
-			p.finish(ctx, s, &sc.res[s.res], &sc.ctr)
+			p.finish(ctx, s, &sc.res[s.res], &sc.ctr, &sc.w, &sc.buf)
 		}
 	}
 	if sc.held > 0 {

@@ -75,10 +75,10 @@ type outcome struct {
 
 // finish stamps identity on a GenAI span and, when it is billable, prices it
 // and writes the normalised usage, cost and provenance.
-func (p *agentcostProcessor) finish(ctx context.Context, s *spanInfo, res *resInfo, ctr *counters) {
+func (p *agentcostProcessor) finish(ctx context.Context, s *spanInfo, res *resInfo, ctr *counters, w *attrWriter, buf *[]byte) {
 	c := &s.call
 	billable := c.Kind.Billable()
-	var w attrWriter
+	w.reset()
 	defer w.flush(s.span.Attributes())
 
 	// Identity.
@@ -171,8 +171,15 @@ func (p *agentcostProcessor) finish(ctx context.Context, s *spanInfo, res *resIn
 	}
 
 	// Decimal strings, one buffer.
+	// The strings view *buf, a per-batch buffer that is only ever appended
+	// to (bytes once viewed are never written again; a new batch gets a
+	// new buffer).
 	var db decBuf
-	db.b = make([]byte, 0, 24*9+16)
+	if cap(*buf)-len(*buf) < 10*24 {
+		*buf = make([]byte, 0, 64*10*24)
+	}
+	db.b = *buf
+	defer func() { *buf = db.b }()
 	iTotal, iIn, iCR, iCW, iOut, iReas, iOther, iRep, iCat, iHash := -1, -1, -1, -1, -1, -1, -1, -1, -1, -1
 	if o.hasRecord {
 		iTotal = db.money(o.record)
@@ -253,6 +260,11 @@ type pendingAttr struct {
 	i    int64
 	d    float64
 	t    pcommon.ValueType
+}
+
+func (w *attrWriter) reset() {
+	w.n = 0
+	w.extra = w.extra[:0]
 }
 
 func (w *attrWriter) add(a pendingAttr) {
@@ -419,7 +431,9 @@ func (p *agentcostProcessor) finishHeld(ctx context.Context, hs *heldSpan) {
 	s.ident = hs.ident
 	res := resInfo{fallbackID: hs.fallbackID}
 	var ctr counters
-	p.finish(ctx, &s, &res, &ctr)
+	w := new(attrWriter)
+	var buf []byte
+	p.finish(ctx, &s, &res, &ctr, w, &buf)
 	ctr.flush(ctx, p.tb)
 }
 
