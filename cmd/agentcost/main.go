@@ -2,7 +2,7 @@
 // manages catalog files.
 //
 //	agentcost price --provider openai --model gpt-4o --input-tokens 1000 --output-tokens 200 [--json]
-//	agentcost catalog validate FILE...
+//	agentcost catalog validate [--standalone] [FILE...]
 //	agentcost catalog import --from genai-prices|litellm FILE [--base CATALOG] [-o OUT]
 //	agentcost catalog show PROVIDER/MODEL [--catalog FILE]...
 //

@@ -130,9 +130,17 @@ func TestCatalogValidateRejects(t *testing.T) {
 	}
 }
 
+func TestCatalogValidateDefault(t *testing.T) {
+	code, out, errs := runCLI(t, "catalog", "validate")
+	if code != exitOK || !strings.HasPrefix(out, "ok: ") {
+		t.Fatalf("exit %d out %s err %s", code, out, errs)
+	}
+}
+
 func TestCatalogShow(t *testing.T) {
 	code, out, _ := runCLI(t, "catalog", "show", "openai/gpt-4o-2024-08-06")
-	if code != exitOK || !strings.Contains(out, "model gpt-4o (alias match)") || !strings.Contains(out, "input_mtok:") {
+	if code != exitOK || !strings.Contains(out, "model gpt-4o (alias match)") || !strings.Contains(out, "input_mtok:") ||
+		!strings.Contains(out, "# prices[0]: price_id openai/gpt-4o#0") {
 		t.Fatalf("exit %d out %s", code, out)
 	}
 	code, _, errs := runCLI(t, "catalog", "show", "openai/nothing-like-this")

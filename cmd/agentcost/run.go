@@ -28,7 +28,7 @@ const usageText = `usage:
                   [--cache-write-1h-tokens N] [--output-tokens N] [--reasoning-tokens N] [--web-searches N]
                   [--requests N] [--tool-calls N] [--audio-ms N] [--at RFC3339] [--service-tier T] [--batch]
                   [--server-address HOST] [--catalog FILE]... [--json]
-  agentcost catalog validate FILE...
+  agentcost catalog validate [--standalone] [FILE...]
   agentcost catalog import --from genai-prices|litellm FILE [--base CATALOG] [-o OUT]
   agentcost catalog show PROVIDER/MODEL [--catalog FILE]...
 `
@@ -189,13 +189,13 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
-	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "agentcost catalog validate: give at least one catalog file")
+	if fs.NArg() == 0 && *standalone {
+		fmt.Fprintln(stderr, "agentcost catalog validate: --standalone needs at least one catalog file")
 		return exitUsage
 	}
 	var layers [][]byte
 	if !*standalone {
-		layers = append(layers, pricing.DefaultYAML())
+		layers = append(layers, pricing.DefaultYAML()) // alone: validates the embedded catalog
 	}
 	for _, path := range fs.Args() {
 		b, err := os.ReadFile(path)
@@ -314,6 +314,13 @@ func cmdShow(args []string, stdout, stderr io.Writer) int {
 		return exitUnpriced
 	}
 	fmt.Fprintf(stdout, "# provider %s, model %s (%s match), catalog %s\n", info.Provider, info.Model, info.Match, cat.Version())
+	for i, p := range info.Entry.Prices {
+		id := p.ID
+		if id == "" {
+			id = fmt.Sprintf("%s/%s#%d", info.Provider, info.Model, i)
+		}
+		fmt.Fprintf(stdout, "# prices[%d]: price_id %s\n", i, id)
+	}
 	enc := yaml.NewEncoder(stdout)
 	enc.SetIndent(2)
 	if err := enc.Encode(info.Entry); err != nil {
