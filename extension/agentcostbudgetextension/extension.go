@@ -269,9 +269,14 @@ func (e *budgetExtension) Start(ctx context.Context, host component.Host) error 
 		e.loop(runCtx, e.cfg.ReconcileInterval, e.reconcile)
 	}
 	if e.cfg.BudgetsFile != "" {
-		e.loop(runCtx, e.cfg.BudgetsFileCheckInterval, func(context.Context) {
+		e.loop(runCtx, e.cfg.BudgetsFileCheckInterval, func(ctx context.Context) {
+			before := e.budgets.Load()
 			if err := e.reloadFile(false); err != nil {
 				e.logger.Error("budgets file not reloaded; keeping the previous budgets", zap.String("budgets_file", e.cfg.BudgetsFile), zap.Error(err))
+				return
+			}
+			if e.budgets.Load() != before {
+				e.reconcile(ctx) // load the spend of new budgets now, not an interval later
 			}
 		})
 	}

@@ -155,7 +155,12 @@ func (b *budget) rollLocked(now time.Time) {
 }
 
 // setLastOK records a successful reconcile.
-func (b *budget) setLastOK(t time.Time) { b.lastOK, b.lastOKNs = t, t.UnixNano() }
+func (b *budget) setLastOK(t time.Time) {
+	b.lastOK, b.lastOKNs = t, 0
+	if !t.IsZero() {
+		b.lastOKNs = t.UnixNano()
+	}
+}
 
 func (b *budget) advanceLocked() {
 	floor := b.ring.slotOfNs(b.wsNs)
