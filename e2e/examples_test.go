@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -16,13 +18,16 @@ import (
 	"github.com/agentcost/agentcost/processor/agentcostprocessor"
 )
 
+// rootDir is the repository root, taken when the test binary starts in the
+// package directory (tests may change directory later).
+var rootDir, rootErr = filepath.Abs("..")
+
 // repoRoot is the repository root: the example configs name files relative
 // to it, as the collector run from there (make demo) resolves them.
 func repoRoot(t testing.TB) string {
 	t.Helper()
-	root, err := filepath.Abs("..")
-	require.NoError(t, err)
-	return root
+	require.NoError(t, rootErr)
+	return rootDir
 }
 
 // TestExampleConfigsValidate loads every example collector config of our
@@ -30,7 +35,7 @@ func repoRoot(t testing.TB) string {
 func TestExampleConfigsValidate(t *testing.T) {
 	t.Chdir(repoRoot(t))
 	for k, v := range map[string]string{
-		"CLICKHOUSE_ENDPOINT": "https://clickhouse.example.com:8443", "CLICKHOUSE_USER": "agentcost",
+		"CLICKHOUSE_ENDPOINT": "tcp://clickhouse.example.com:9440?secure=true", "CLICKHOUSE_USER": "agentcost",
 		"CLICKHOUSE_PASSWORD": "secret", "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/x",
 		"BUDGET_WEBHOOK_URL": "https://finops.example.com/hooks/agentcost", "BUDGET_WEBHOOK_SECRET": "hmac-key",
 		"HOSTNAME": "agentcost-0",
@@ -127,5 +132,36 @@ func TestRegistryMatchesSimulator(t *testing.T) {
 		}
 		assert.Equal(t, a.Team, e.Team, a.ID)
 		assert.Equal(t, a.Project, e.Project, a.ID)
+	}
+}
+
+// TestExampleConfigsValidateWithBinary runs `otelcol-agentcost validate` on
+// every example with the built collector (dist/otelcol-agentcost, or the
+// binary named by AGENTCOST_COLLECTOR), which also checks the
+// service::telemetry sections. It is skipped when no collector with the
+// agentcost components has been built (`make build`).
+func TestExampleConfigsValidateWithBinary(t *testing.T) {
+	bin := os.Getenv("AGENTCOST_COLLECTOR")
+	if bin == "" {
+		bin = filepath.Join(repoRoot(t), "dist/otelcol-agentcost")
+	}
+	out, err := exec.Command(bin, "components").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "name: agentcost_clickhouse") {
+		t.Skipf("no collector with the agentcost components at %s (run make build, or set AGENTCOST_COLLECTOR)", bin)
+	}
+	for k, v := range map[string]string{
+		"CLICKHOUSE_ENDPOINT": "tcp://clickhouse.example.com:9440?secure=true", "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/x",
+		"BUDGET_WEBHOOK_URL": "https://finops.example.com/hooks/agentcost", "HOSTNAME": "agentcost-0",
+	} {
+		t.Setenv(k, v)
+	}
+	for _, f := range []string{
+		"examples/demo/config.yaml", "examples/production/config.yaml",
+		"examples/persistent-queue/config.yaml", "examples/multi-replica/tier2-agentcost.yaml",
+	} {
+		cmd := exec.Command(bin, "validate", "--config", f)
+		cmd.Dir = repoRoot(t)
+		out, err := cmd.CombinedOutput()
+		assert.NoError(t, err, "%s validate --config %s:\n%s", bin, f, out)
 	}
 }

@@ -296,6 +296,9 @@ func TestPipelineTotalsExact(t *testing.T) {
 
 	// The budget extension accrued the same spend as ClickHouse holds.
 	c.assertBudgets(t, want)
+
+	// Every dashboard panel query runs on this data.
+	t.Run("dashboard", func(t *testing.T) { checkDashboardQueries(t, c) })
 }
 
 func (c *collector) assertBudgets(t *testing.T, want *sim.Expectation) {
