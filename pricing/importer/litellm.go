@@ -238,7 +238,7 @@ func MergeLiteLLM(base *pricing.File, data []byte) (*pricing.File, *Stats, error
 		}
 		info, ok := cat.Lookup(pid, name)
 		if ok {
-			if len(conds) == 0 || info.Provider != pid || (info.Match != pricing.MatchExact && info.Match != pricing.MatchAlias) {
+			if len(conds) == 0 || info.Provider != pid || (info.Match != pricing.MatchExact && info.Match != pricing.MatchAlias && info.Match != pricing.MatchSnapshot) {
 				continue
 			}
 			id := pid + "\x00" + info.Model
