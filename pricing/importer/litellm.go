@@ -144,8 +144,8 @@ func normDecimal(s string) string {
 
 // MergeLiteLLM adds LiteLLM's price map to base (normally the genai-prices
 // import) and returns the merged catalog file:
-//   - for a model of base that LiteLLM names exactly (id or alias) and whose
-//     standard input price agrees, the batch, flex and priority prices
+//   - for a model of base that LiteLLM names by id, alias or dated snapshot
+//     and whose standard input and output prices agree, the batch, flex and priority prices
 //     LiteLLM has (entries with source "litellm");
 //   - models that resolve to nothing in base, with their standard and
 //     service-tier prices, flagged source "litellm" (new providers too).
