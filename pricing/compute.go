@@ -77,8 +77,9 @@ func pick(m *model, ms, tod int64, tier string, batch bool) *price {
 }
 
 // cost returns the cost of n units at rate r, rounded half up to a whole
-// pico-dollar. No rounding happens unless the price has more than 6
-// fractional digits per 1M tokens (more than 9 per 1k requests or searches).
+// pico-dollar. For tokens and counts no rounding happens unless the price
+// has more than 6 fractional digits per 1M tokens (9 per 1k requests or
+// searches); per-hour audio prices applied to milliseconds may round.
 func cost(n uint64, r rate) Money {
 	hi, lo := bits.Mul64(n, r.mant)
 	per := r.div

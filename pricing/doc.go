@@ -35,10 +35,12 @@
 // # Prices
 //
 // Prices are decimals in USD per 1M tokens (per 1k for requests, web
-// searches and file searches), held exactly (up to 18 fractional digits) and
+// searches and file searches, per hour for audio durations), held exactly (up to 18 fractional digits) and
 // multiplied in 128-bit integer arithmetic. Each unit's cost is rounded half
-// up to 10^-12 USD, which only ever happens for prices with more than 6
-// fractional digits per 1M tokens; the components are sums of those costs.
+// up to 10^-12 USD; for tokens and counts that only ever happens for prices
+// with more than 6 fractional digits per 1M tokens (9 per 1k), for audio
+// priced per hour it can (an hour is 3.6e6 ms). The components are sums of
+// those rounded costs, and Total is their exact sum.
 //
 // Cliff tiers: when the total input tokens (cache included) are strictly
 // greater than a tier's threshold, every token of that unit is billed at the
