@@ -390,6 +390,12 @@ func (c *Call) attr(k string, v pcommon.Value) {
 	case "metadata.user_api_key_user_id":
 		c.user.set(strOf(v), 7)
 		c.sawLiteLLM = true
+	case "metadata.user_api_key_alias":
+		// A LiteLLM virtual key usually belongs to one app or agent: its
+		// alias is the agent of last resort among span attributes.
+		c.agentID.set(strOf(v), 7)
+		c.agentName.set(strOf(v), 7)
+		c.sawLiteLLM = true
 	}
 }
 

@@ -221,6 +221,11 @@ func TestIdentityAttributes(t *testing.T) {
 	Extract(&c, "", mapOf(t, map[string]any{"openinference.span.kind": "AGENT", "agent.name": "triage"}))
 	assert.Equal(t, "triage", c.AgentID)
 
+	Extract(&c, "litellm_request", mapOf(t, map[string]any{"metadata.user_api_key_alias": "billing-agent-key", "gen_ai.request.model": "gpt-4o"}))
+	assert.Equal(t, "billing-agent-key", c.AgentID)
+	Extract(&c, "", mapOf(t, map[string]any{"metadata.user_api_key_alias": "key", "gen_ai.agent.id": "real"}))
+	assert.Equal(t, "real", c.AgentID, "semconv wins over the LiteLLM key alias")
+
 	Extract(&c, "ai.toolCall", mapOf(t, map[string]any{"ai.toolCall.name": "search", "ai.telemetry.functionId": "bot"}))
 	assert.Equal(t, KindTool, c.Kind)
 	assert.Equal(t, "search", c.ToolName)
