@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -175,5 +178,63 @@ func BenchmarkInsertParallel(b *testing.B) {
 			require.NoError(b, db.Conn.QueryRow(ctx, "SELECT count() FROM cost_events").Scan(&got))
 			require.Equal(b, uint64(n)*uint64(batches.Load()), got, "every batch written once")
 		})
+	}
+}
+
+// serverCPU returns the CPU time (user + system) used so far by process pid.
+func serverCPU(b *testing.B, pid int) time.Duration {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		b.Skipf("no /proc: %v", err)
+	}
+	s := string(raw)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond // USER_HZ = 100
+}
+
+// BenchmarkServerCPU inserts into a ClickHouse server of its own (chlocal on
+// private ports) and reports the server's CPU time per insert and per row,
+// with the rollup views (the real schema) and without them: what an insert
+// costs the server, independent of how busy the machine is.
+//
+//	go test -run '^$' -bench 'BenchmarkServerCPU' -benchtime 20x -count 3 ./exporter/agentcostclickhouseexporter/
+func BenchmarkServerCPU(b *testing.B) {
+	s := newServer(b, freePorts(b, 1)[0], "")
+	s.start()
+	raw, err := os.ReadFile(filepath.Join(s.dir, "server.pid"))
+	require.NoError(b, err)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	require.NoError(b, err)
+	conn := s.conn()
+	for _, n := range []int{1_000, 10_000} {
+		for _, rollups := range []bool{true, false} {
+			b.Run(fmt.Sprintf("batch=%d/rollups=%t", n, rollups), func(b *testing.B) {
+				ctx := context.Background()
+				cfg := createDefaultConfig().(*Config)
+				cfg.Endpoint = "tcp://" + s.addr()
+				cfg.Database = fmt.Sprintf("cpu_%d_%t", n, rollups)
+				e := startDirect(b, cfg)
+				if !rollups {
+					for _, v := range []string{"cost_daily_mv", "cost_hourly_mv"} {
+						require.NoError(b, conn.Exec(ctx, "DROP VIEW "+cfg.Database+"."+v))
+					}
+				}
+				td := realisticTraces(n)
+				first := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
+				require.NoError(b, e.pushTraces(ctx, td))
+				c0 := serverCPU(b, pid)
+				for b.Loop() {
+					first.SetStartTimestamp(first.StartTimestamp() + 1)
+					if err := e.pushTraces(ctx, td); err != nil {
+						b.Fatal(err)
+					}
+				}
+				cpu := serverCPU(b, pid) - c0
+				b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "server-ms/insert")
+				b.ReportMetric(float64(cpu.Microseconds())/float64(b.N*n), "server-us/row")
+			})
+		}
 	}
 }
