@@ -39,6 +39,9 @@ type alertEvent struct {
 
 	// windowKey is the persisted window identity (the epoch for rolling).
 	windowKey time.Time
+	// since bounds the firings that count as the same alert: the epoch for
+	// calendar windows, one window length back for rolling ones.
+	since time.Time
 }
 
 // utilization is spend/limit as a float, for display only.
@@ -82,7 +85,7 @@ func (e *budgetExtension) evaluateLocked(b *budget, now time.Time, out []alertEv
 	mk := func(kind string) alertEvent {
 		return alertEvent{Kind: kind, Budget: d.name, Spend: sp, Limit: d.limit, Utilization: utilization(sp, d.limit),
 			Action: d.action, Scope: d.cfg.Scope, Window: d.window.String(), WindowStart: b.ws, WindowEnd: b.we,
-			FiredAt: now, Replica: e.replica, windowKey: b.windowKeyLocked()}
+			FiredAt: now, Replica: e.replica, windowKey: b.windowKeyLocked(), since: time.Unix(0, 0)}
 	}
 	for i, th := range d.thMoney {
 		bit := uint64(1) << i
@@ -94,6 +97,9 @@ func (e *budgetExtension) evaluateLocked(b *budget, now time.Time, out []alertEv
 			b.firedAt[i] = now
 			ev := mk(kindThreshold)
 			ev.Threshold = d.thresholds[i]
+			if rolling {
+				ev.since = now.Add(-d.window.rolling)
+			}
 			out = append(out, ev)
 		}
 	}

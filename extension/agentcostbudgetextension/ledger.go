@@ -3,6 +3,7 @@ package agentcostbudgetextension
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -57,9 +58,10 @@ func openLedger(cfg ClickHouseConfig) (*ledger, error) {
 
 func (l *ledger) close() error { return l.conn.Close() }
 
-// alertsTableDDL (version 1) is the fired-alerts table. ReplacingMergeTree
-// keeps one row per budget, window, kind and threshold however many
-// replicas insert it; rows expire 400 days after firing.
+// alertsTableDDL (version 1) is the fired-alerts table: one row per alert
+// (or resumption) per replica that fired it; a few rows per budget and
+// window, expiring 400 days after firing. The earliest row of a key is the
+// firing that notifies (see firstFiring).
 const alertsTableDDL = `CREATE TABLE IF NOT EXISTS %s (
     budget       String,
     window_start DateTime64(3, 'UTC'),
@@ -69,8 +71,8 @@ const alertsTableDDL = `CREATE TABLE IF NOT EXISTS %s (
     limit_usd    Decimal(38, 12),
     fired_at     DateTime64(3, 'UTC'),
     replica      String
-) ENGINE = ReplacingMergeTree(fired_at)
-ORDER BY (budget, window_start, kind, threshold)
+) ENGINE = MergeTree
+ORDER BY (budget, window_start, kind, threshold, fired_at)
 TTL toDateTime(fired_at) + INTERVAL 400 DAY`
 
 func (l *ledger) ensureAlertsTable(ctx context.Context) error {
@@ -199,4 +201,22 @@ func (l *ledger) record(ctx context.Context, ev alertEvent) error {
 		return fmt.Errorf("record alert in %s: %w", l.alertTable, err)
 	}
 	return nil
+}
+
+// firstFiring reports whether ev is the earliest persisted firing of its
+// alert (by fired_at, then replica name) among those since ev.since: of
+// several replicas that fire the same alert, only that one notifies.
+func (l *ledger) firstFiring(ctx context.Context, ev alertEvent) (bool, error) {
+	q := "SELECT replica, fired_at FROM " + l.alertTable +
+		" WHERE budget = {budget:String} AND window_start = {ws:DateTime64(3, 'UTC')} AND kind = {kind:String}" +
+		" AND threshold = {th:Float64} AND fired_at >= {since:DateTime64(3, 'UTC')}" +
+		" ORDER BY fired_at, replica LIMIT 1"
+	params := clickhouse.Parameters{"budget": ev.Budget, "ws": chTime(ev.windowKey), "kind": ev.Kind,
+		"th": strconv.FormatFloat(ev.Threshold, 'g', -1, 64), "since": chTime(ev.since)}
+	var replica string
+	var at time.Time
+	if err := l.conn.QueryRow(clickhouse.Context(ctx, clickhouse.WithParameters(params)), q).Scan(&replica, &at); err != nil {
+		return false, fmt.Errorf("read first firing from %s: %w", l.alertTable, err)
+	}
+	return replica == ev.Replica && at.Equal(ev.FiredAt.Truncate(time.Millisecond)), nil
 }

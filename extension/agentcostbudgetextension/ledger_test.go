@@ -2,6 +2,7 @@ package agentcostbudgetextension
 
 import (
 	"context"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -371,4 +372,50 @@ func TestReconcileNeverDoubleCounts(t *testing.T) {
 	b.mu.Unlock()
 	assert.False(t, base.IsZero(), "reconciles moved spend to the ledger part")
 	t.Logf("%d charges, $%s, ledger part $%s", n, total, base)
+}
+
+// Two collectors crossing the same threshold notify once: the second finds
+// the first's firing in budget_alerts.
+func TestAlertNotifiedOnceAcrossReplicas(t *testing.T) {
+	db := ledgerDB(t)
+	recv := &receiver{got: make(chan struct{}, 10)}
+	srv := httptest.NewServer(recv)
+	defer srv.Close()
+	mk := func() *Config {
+		cfg := ledgerConfig(db, budgetCfg("shared", "10", WindowConfig{Calendar: PeriodDay}, func(b *BudgetConfig) {
+			b.AlertThresholds = []float64{0.5}
+			b.ProjectedAlert = false
+		}))
+		cfg.EvaluationInterval = time.Hour // evaluate by hand
+		wh := newDefaultWebhook()
+		wh.Name, wh.Endpoint = "ops", srv.URL
+		cfg.Notifiers.Webhooks = []WebhookConfig{wh}
+		return cfg
+	}
+	a, b := startExt(t, mk(), "a"), startExt(t, mk(), "b")
+	rows := func() uint64 {
+		var n uint64
+		require.NoError(t, db.Conn.QueryRow(context.Background(), "SELECT count() FROM `"+db.Name+"`.`budget_alerts`").Scan(&n))
+		return n
+	}
+	for _, e := range []*budgetExtension{a, b} {
+		e.Accrue(spend.Charge{Time: time.Now(), Cost: usd("6"), Team: "ml"})
+	}
+	require.Len(t, a.evaluate(a.now()), 1)
+	select {
+	case <-recv.got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("first replica did not notify")
+	}
+	require.Len(t, b.evaluate(b.now()), 1, "the second replica fires too (it had not reconciled yet)...")
+	require.Eventually(t, func() bool { return rows() == 2 }, 10*time.Second, 20*time.Millisecond)
+	select {
+	case <-recv.got:
+		t.Fatal("...but must not notify again")
+	case <-time.After(time.Second):
+	}
+	recv.mu.Lock()
+	defer recv.mu.Unlock()
+	require.Len(t, recv.requests, 1)
+	assert.Contains(t, string(recv.requests[0].body), `"replica":"a"`)
 }

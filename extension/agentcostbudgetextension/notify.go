@@ -90,14 +90,8 @@ func (d *dispatcher) enqueue(q queued) {
 
 func (d *dispatcher) run() {
 	for q := range d.in {
-		if l := d.ext.ledger; l != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), d.ext.cfg.ClickHouse.Timeout)
-			if err := l.record(ctx, q.ev); err != nil {
-				d.logger.Warn("budget alert not persisted; it may fire again after a restart",
-					zap.String("budget", q.ev.Budget), zap.String("kind", q.ev.Kind), zap.Error(err))
-				d.tel.AgentcostBudgetAlertsFailed.Add(context.Background(), 1, attrClickHouse)
-			}
-			cancel()
+		if l := d.ext.ledger; l != nil && !d.persist1(l, q) {
+			continue
 		}
 		if !q.notify {
 			continue
@@ -122,6 +116,34 @@ func (d *dispatcher) run() {
 	for _, h := range d.hooks {
 		close(h.queue)
 	}
+}
+
+// persist1 records an event in the ledger and reports whether it should
+// still be notified: false when another replica fired the same alert first.
+// When the ledger cannot be written or read, the alert is notified anyway (a
+// duplicate is better than a missed alert).
+func (d *dispatcher) persist1(l *ledger, q queued) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), d.ext.cfg.ClickHouse.Timeout)
+	defer cancel()
+	if err := l.record(ctx, q.ev); err != nil {
+		d.logger.Warn("budget alert not persisted; it may fire again after a restart",
+			zap.String("budget", q.ev.Budget), zap.String("kind", q.ev.Kind), zap.Error(err))
+		d.tel.AgentcostBudgetAlertsFailed.Add(context.Background(), 1, attrClickHouse)
+		return true
+	}
+	if !q.notify {
+		return true
+	}
+	first, err := l.firstFiring(ctx, q.ev)
+	if err != nil {
+		d.logger.Warn("cannot tell whether another collector already sent this alert; sending it",
+			zap.String("budget", q.ev.Budget), zap.Error(err))
+		return true
+	}
+	if !first {
+		d.logger.Debug("budget alert already sent by another collector", zap.String("budget", q.ev.Budget), zap.String("kind", q.ev.Kind))
+	}
+	return first
 }
 
 // close stops accepting alerts, drains what is queued (webhook retries are
