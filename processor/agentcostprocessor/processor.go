@@ -2,7 +2,6 @@ package agentcostprocessor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -190,7 +189,9 @@ func (p *agentcostProcessor) releaseLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			if err := p.releaseExpired(ctx, now, false); err != nil && !errors.Is(err, context.Canceled) {
+			// The send is not cancelled by shutdown: shutdown waits for it,
+			// then flushes what is still held.
+			if err := p.releaseExpired(context.WithoutCancel(ctx), now, false); err != nil {
 				p.logger.Warn("sending held spans downstream failed", zap.Error(err))
 			}
 		}
