@@ -50,7 +50,7 @@ type collector struct {
 
 // startCollector runs examples/demo/config.yaml in-process through the real
 // factories and otelcol, on free ports, writing to a fresh database.
-func startCollector(t *testing.T) *collector {
+func startCollector(t testing.TB) *collector {
 	t.Helper()
 	t.Chdir(repoRoot(t))
 	c := &collector{grpc: freeAddr(t), http: freeAddr(t), budget: freeAddr(t), db: chtest.New(t)}
@@ -98,7 +98,7 @@ func startCollector(t *testing.T) *collector {
 }
 
 // send runs the simulator against the collector over protocol.
-func (c *collector) send(t *testing.T, protocol string, cfg sim.Config, pr *sim.Pricer) *sim.Expectation {
+func (c *collector) send(t testing.TB, protocol string, cfg sim.Config, pr *sim.Pricer) *sim.Expectation {
 	t.Helper()
 	ctx := context.Background()
 	var inner sdktrace.SpanExporter
@@ -151,7 +151,7 @@ func merge(es ...*sim.Expectation) *sim.Expectation {
 
 // waitRows waits until the cost_events table holds want rows, then checks
 // that the count stays there (nothing arrives twice).
-func (c *collector) waitRows(t *testing.T, want int) {
+func (c *collector) waitRows(t testing.TB, want int) {
 	t.Helper()
 	ctx := context.Background()
 	deadline := time.Now().Add(2 * time.Minute)
@@ -240,8 +240,8 @@ func TestPipelineTotalsExact(t *testing.T) {
 	pr, err := sim.PricerFromCollectorConfig(demoConfig)
 	require.NoError(t, err)
 
-	a := c.send(t, "grpc", sim.Config{Seed: 20261129, Rate: 400, Traces: 400}, pr)
-	b := c.send(t, "http", sim.Config{Seed: 7, Rate: 400, Traces: 150}, pr)
+	a := c.send(t, "grpc", sim.Config{Seed: 20261129, Rate: 400, Traces: 400, KeepCalls: true}, pr)
+	b := c.send(t, "http", sim.Config{Seed: 7, Rate: 400, Traces: 150, KeepCalls: true}, pr)
 	want := merge(a, b)
 	require.Positive(t, want.Total.Priced)
 	require.Positive(t, want.Total.Unpriced)

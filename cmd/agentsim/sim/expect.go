@@ -76,7 +76,9 @@ type Expectation struct {
 	ByProject      map[string]*Bucket `json:"by_project"`
 	ByAgent        map[string]*Bucket `json:"by_agent"`
 	ByModel        map[string]*Bucket `json:"by_model"`
-	Calls          []*PricedCall      `json:"-"`
+	// Calls are the priced calls, kept when KeepCalls is set.
+	Calls     []*PricedCall `json:"-"`
+	KeepCalls bool          `json:"-"`
 }
 
 // NewExpectation returns an empty expectation for seed.
@@ -146,7 +148,9 @@ func (e *Expectation) Add(pr *Pricer, t *Trace, start time.Time) {
 		e.BillableSpans++
 		c := Price(pr, s, start.Add(s.Start))
 		c.Trace = t.Seq
-		e.Calls = append(e.Calls, c)
+		if e.KeepCalls {
+			e.Calls = append(e.Calls, c)
+		}
 		e.Total.add(c)
 		bucket(e.ByTeam, s.Agent.Team).add(c)
 		bucket(e.ByProject, s.Agent.Project).add(c)

@@ -20,6 +20,9 @@ type Config struct {
 	// Traces, when positive, is the exact number of traces to send (as fast
 	// as Rate allows).
 	Traces int
+	// KeepCalls keeps every priced call in Expectation.Calls (tests); off,
+	// only the sums are kept, so memory does not grow with the run.
+	KeepCalls bool
 	// Progress, when set, is called about once a second with the traces and
 	// spans sent so far.
 	Progress func(traces, spans int, elapsed time.Duration)
@@ -65,6 +68,7 @@ func Run(ctx context.Context, cfg Config, exp sdktrace.SpanExporter, pr *Pricer,
 	planner := NewPlanner(cfg.Seed)
 	em := NewEmitter(exp, cfg.Seed)
 	want := NewExpectation(cfg.Seed, pr)
+	want.KeepCalls = cfg.KeepCalls
 	n := cfg.TraceCount()
 	interval := time.Duration(float64(time.Second) / cfg.Rate)
 	begin := time.Now()

@@ -28,7 +28,7 @@ func runInMemory(t *testing.T, seed uint64, traces int) (*Expectation, []sdktrac
 	pr, err := NewPricer(nil, true, map[string]string{"web_search": "0.010", "run_sql": "0.0004"})
 	require.NoError(t, err)
 	mem := tracetest.NewInMemoryExporter()
-	want, err := Run(context.Background(), Config{Seed: seed, Rate: 1e6, Traces: traces}, mem, pr, fixedClock)
+	want, err := Run(context.Background(), Config{Seed: seed, Rate: 1e6, Traces: traces, KeepCalls: true}, mem, pr, fixedClock)
 	require.NoError(t, err)
 	stubs := mem.GetSpans()
 	out := make([]sdktrace.ReadOnlySpan, len(stubs))
