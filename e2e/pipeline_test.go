@@ -166,7 +166,7 @@ func (c *collector) waitRows(t testing.TB, want int) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	time.Sleep(3 * time.Second) // longer than the processor's hold and the exporter's flush
+	time.Sleep(6 * time.Second) // longer than the processor's hold (5 s) and the exporter's flush (1 s)
 	require.NoError(t, c.db.Conn.QueryRow(ctx, "SELECT count() FROM cost_events").Scan(&n))
 	require.Equal(t, uint64(want), n, "rows = billable spans sent: none lost, none counted twice")
 }

@@ -170,9 +170,9 @@ sql "SELECT JSONExtractString(b, 'name') AS budget, JSONExtractString(b, 'action
 FROM (SELECT arrayJoin(JSONExtractArrayRaw('${budgets_sql}', 'budgets')) AS b)"
 
 echo; echo "Alerts that fired (table budget_alerts)"
-sql "SELECT budget, kind, threshold, round(spend, 4) AS spend_usd, round(limit_usd, 2) AS limit_usd,
-	formatDateTime(fired_at, '%H:%i:%S') AS fired_at_utc
-FROM budget_alerts FINAL ORDER BY fired_at, budget, threshold"
+sql "SELECT budget, kind, threshold, round(argMin(spend, fired_at), 4) AS spend_usd, round(argMin(limit_usd, fired_at), 2) AS limit_usd,
+	formatDateTime(min(fired_at), '%H:%i:%S') AS fired_at_utc
+FROM budget_alerts GROUP BY budget, window_start, kind, threshold ORDER BY min(fired_at), budget, threshold"
 
 cat <<MSG
 
