@@ -54,20 +54,24 @@ type spanInfo struct {
 	own    agentRef
 	ident  identity
 	memo   uint8 // 0 not computed, 1 computing, 2 done
-	up     walkResult
+	// rootPending: own identity, ancestry incomplete in the batch.
+	rootPending bool
+	up          walkResult
 }
 
 type resInfo struct{ fallbackID string }
 
 // scratch is the per-batch working memory, pooled.
 type scratch struct {
-	spans   []spanInfo
-	res     []resInfo
-	index   map[spanKey]int32
-	pending int
-	held    int
-	ctr     counters
-	w       attrWriter
+	spans       []spanInfo
+	res         []resInfo
+	index       map[spanKey]int32
+	pending     int
+	held        int
+	remember    int // spans worth remembering for later batches
+	rootPending int
+	ctr         counters
+	w           attrWriter
 	// buf holds the decimal strings written on this batch's spans; it is
 	// dropped, never reused, after the batch.
 	buf []byte
@@ -88,7 +92,7 @@ func (sc *scratch) reset() {
 	sc.spans = sc.spans[:0]
 	sc.res = sc.res[:0]
 	clear(sc.index)
-	sc.pending, sc.held = 0, 0
+	sc.pending, sc.held, sc.remember, sc.rootPending = 0, 0, 0, 0
 	sc.buf = nil
 	sc.ctr.reset()
 }
@@ -149,7 +153,7 @@ const maxDepth = 256
 // trace's remembered nodes (ht), either of which may be nil. It returns the
 // nearest and outermost agents found and whether it reached the top of the
 // trace's local tree.
-func walk(sc *scratch, ht *heldTrace, trace pcommon.TraceID, parent pcommon.SpanID, top bool) walkResult {
+func walk(sc *scratch, ht *heldTrace, rec *recentNodes, trace pcommon.TraceID, parent pcommon.SpanID, top bool) walkResult {
 	var w walkResult
 	if top {
 		w.complete = true
@@ -157,7 +161,7 @@ func walk(sc *scratch, ht *heldTrace, trace pcommon.TraceID, parent pcommon.Span
 	}
 	cur := parent
 	for range maxDepth {
-		n, ok := lookup(sc, ht, trace, cur)
+		n, ok := lookup(sc, ht, rec, trace, cur)
 		if !ok {
 			return w
 		}
@@ -177,7 +181,7 @@ func walk(sc *scratch, ht *heldTrace, trace pcommon.TraceID, parent pcommon.Span
 	return w
 }
 
-func lookup(sc *scratch, ht *heldTrace, trace pcommon.TraceID, id pcommon.SpanID) (node, bool) {
+func lookup(sc *scratch, ht *heldTrace, rec *recentNodes, trace pcommon.TraceID, id pcommon.SpanID) (node, bool) {
 	if sc != nil {
 		if i, ok := sc.index[spanKey{trace, id}]; ok {
 			s := &sc.spans[i]
@@ -185,10 +189,53 @@ func lookup(sc *scratch, ht *heldTrace, trace pcommon.TraceID, id pcommon.SpanID
 		}
 	}
 	if ht != nil {
-		n, ok := ht.nodes[id]
+		if n, ok := ht.nodes[id]; ok {
+			return n, true
+		}
+	}
+	if rec != nil {
+		n, ok := rec.m[spanKey{trace, id}]
 		return n, ok
 	}
 	return node{}, false
+}
+
+// recentNodes remembers the agent spans and local top spans of recent
+// batches (bounded, oldest evicted first), so that a child arriving after
+// its agent still finds it.
+type recentNodes struct {
+	m    map[spanKey]node
+	ring []spanKey
+	head int
+	n    int
+}
+
+func newRecentNodes(capacity int) *recentNodes {
+	return &recentNodes{m: make(map[spanKey]node), ring: make([]spanKey, capacity)}
+}
+
+func (r *recentNodes) add(k spanKey, n node) {
+	if len(r.ring) == 0 {
+		return
+	}
+	if _, ok := r.m[k]; ok {
+		r.m[k] = n
+		return
+	}
+	if r.n == len(r.ring) {
+		delete(r.m, r.ring[r.head])
+		r.head = (r.head + 1) % len(r.ring)
+		r.n--
+	}
+	r.ring[(r.head+r.n)%len(r.ring)] = k
+	r.n++
+	r.m[k] = n
+}
+
+// remembered reports whether a span is worth remembering for later
+// batches: an agent (own identity) or the top of a trace's local tree.
+func remembered(s *spanInfo) bool {
+	return s.top || (s.own.id != "" && !s.call.Kind.Billable())
 }
 
 // heldSpan is one span waiting for its agent, in its own Traces (resource
@@ -224,6 +271,7 @@ type holder struct {
 	maxTraces int
 	gen       uint64
 	now       func() time.Time
+	recent    *recentNodes
 }
 
 func newHolder(cfg HoldConfig) *holder {
@@ -233,6 +281,7 @@ func newHolder(cfg HoldConfig) *holder {
 		maxSpans:  cfg.MaxSpans,
 		maxTraces: cfg.MaxTraces,
 		now:       time.Now,
+		recent:    newRecentNodes(cfg.MaxSpans),
 	}
 }
 
@@ -260,13 +309,33 @@ func (h *holder) process(sc *scratch, td ptrace.Traces) (released []heldSpan, he
 		}
 	}
 
+	if sc.remember > 0 {
+		for i := range sc.spans {
+			if s := &sc.spans[i]; remembered(s) {
+				h.recent.add(spanKey{s.trace, s.id}, node{parent: s.parent, top: s.top, agent: s.own})
+			}
+		}
+	}
+
+	if sc.rootPending > 0 {
+		for i := range sc.spans {
+			s := &sc.spans[i]
+			if !s.rootPending {
+				continue
+			}
+			if w := walk(sc, h.traces[s.trace], h.recent, s.trace, s.parent, s.top); w.outer.id != "" {
+				s.ident.root = w.outer.id
+			}
+		}
+	}
+
 	for i := range sc.spans {
 		s := &sc.spans[i]
 		if s.action != actPending {
 			continue
 		}
 		ht := h.traces[s.trace]
-		w := walk(sc, ht, s.trace, s.parent, s.top)
+		w := walk(sc, ht, h.recent, s.trace, s.parent, s.top)
 		if w.complete {
 			s.ident, s.action = identityFrom(w, sc.res[s.res].fallbackID), actStamp
 			continue
@@ -307,7 +376,7 @@ func (h *holder) process(sc *scratch, td ptrace.Traces) (released []heldSpan, he
 	for _, ht := range touched {
 		kept := ht.spans[:0]
 		for _, hs := range ht.spans {
-			w := walk(nil, ht, hs.trace, hs.parent, false)
+			w := walk(nil, ht, h.recent, hs.trace, hs.parent, false)
 			if !w.complete {
 				kept = append(kept, hs)
 				continue
@@ -339,7 +408,7 @@ func (h *holder) expire(now time.Time, all bool) []heldSpan {
 				kept = append(kept, hs)
 				continue
 			}
-			hs.ident = identityFrom(walk(nil, ht, hs.trace, hs.parent, false), hs.fallbackID)
+			hs.ident = identityFrom(walk(nil, ht, h.recent, hs.trace, hs.parent, false), hs.fallbackID)
 			out = append(out, hs)
 			h.nSpans--
 		}

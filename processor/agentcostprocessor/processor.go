@@ -227,7 +227,7 @@ func (p *agentcostProcessor) processTraces(ctx context.Context, td ptrace.Traces
 	p.resolveInBatch(sc)
 
 	var released []heldSpan
-	if p.hold != nil && (sc.pending > 0 || p.hold.active()) {
+	if p.hold != nil && (sc.pending > 0 || sc.remember > 0 || sc.rootPending > 0 || p.hold.active()) {
 		var heldNow, overflow int
 		released, heldNow, overflow = p.hold.process(sc, td)
 		if heldNow > 0 {
@@ -287,6 +287,9 @@ func (p *agentcostProcessor) extract(sc *scratch, td ptrace.Traces) {
 				s.rsIdx, s.ssIdx = int32(i), int32(j)
 				p.fillSpan(s, span)
 				sc.index[spanKey{s.trace, s.id}] = int32(len(sc.spans) - 1)
+				if remembered(s) {
+					sc.remember++
+				}
 			}
 		}
 	}
@@ -364,6 +367,12 @@ func (p *agentcostProcessor) resolveInBatch(sc *scratch) {
 			s.ident = identity{agent: s.own, root: s.own.id, status: statusOwn}
 			if w.outer.id != "" {
 				s.ident.root = w.outer.id
+			}
+			if !w.complete && p.hold != nil {
+				// Never held; an outer agent remembered from an earlier
+				// batch may still give the root (holder.process).
+				s.rootPending = true
+				sc.rootPending++
 			}
 		case w.complete || p.hold == nil || !s.call.Kind.Billable():
 			s.ident = identityFrom(w, sc.res[s.res].fallbackID)
