@@ -61,7 +61,8 @@ func (l *ledger) close() error { return l.conn.Close() }
 // alertsTableDDL (version 1) is the fired-alerts table: one row per alert
 // (or resumption) per replica that fired it; a few rows per budget and
 // window, expiring 400 days after firing. The earliest row of a key is the
-// firing that notifies (see firstFiring).
+// firing that notifies (see firstFiring). ReplacingMergeTree over the full
+// key only folds exact re-inserts, and lets readers use FINAL.
 const alertsTableDDL = `CREATE TABLE IF NOT EXISTS %s (
     budget       String,
     window_start DateTime64(3, 'UTC'),
@@ -71,8 +72,8 @@ const alertsTableDDL = `CREATE TABLE IF NOT EXISTS %s (
     limit_usd    Decimal(38, 12),
     fired_at     DateTime64(3, 'UTC'),
     replica      String
-) ENGINE = MergeTree
-ORDER BY (budget, window_start, kind, threshold, fired_at)
+) ENGINE = ReplacingMergeTree
+ORDER BY (budget, window_start, kind, threshold, fired_at, replica)
 TTL toDateTime(fired_at) + INTERVAL 400 DAY`
 
 func (l *ledger) ensureAlertsTable(ctx context.Context) error {

@@ -97,11 +97,15 @@ func (d *dispatcher) run() {
 			continue
 		}
 		if d.log {
-			d.logger.Warn("budget alert",
-				zap.String("budget", q.ev.Budget), zap.String("kind", q.ev.Kind), zap.Float64("threshold", q.ev.Threshold),
+			fields := []zap.Field{zap.String("budget", q.ev.Budget), zap.String("kind", q.ev.Kind),
 				zap.Stringer("spend", q.ev.Spend), zap.Stringer("limit", q.ev.Limit), zap.String("action", q.ev.Action),
-				zap.String("window", q.ev.Window), zap.Time("window_start", q.ev.WindowStart),
-				zap.Time("projected_exhaustion", q.ev.ProjectedExhaustion))
+				zap.String("window", q.ev.Window), zap.Time("window_start", q.ev.WindowStart)}
+			if q.ev.Kind == kindProjected {
+				fields = append(fields, zap.Time("projected_exhaustion", q.ev.ProjectedExhaustion))
+			} else {
+				fields = append(fields, zap.Float64("threshold", q.ev.Threshold))
+			}
+			d.logger.Warn("budget alert", fields...)
 			d.tel.AgentcostBudgetAlertsSent.Add(context.Background(), 1, attrLog)
 		}
 		for _, h := range d.hooks {
