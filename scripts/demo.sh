@@ -28,7 +28,8 @@ CONFIG=examples/demo/config.yaml
 BUDGET_API=http://127.0.0.1:8790
 export PATH="/usr/local/go/bin:$PATH"
 
-step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+if [[ -t 1 ]]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
+step() { printf '\n%s==> %s%s\n' "$bold" "$*" "$plain"; }
 die() { printf '\nmake demo: %s\n' "$*" >&2; exit 1; }
 need() { command -v "$1" >/dev/null 2>&1 || die "needs $1 on PATH"; }
 need go
@@ -96,12 +97,13 @@ want=$(sed -n 's/^  "billable_spans": \([0-9]*\),$/\1/p' "$DEMO_DIR/expected.jso
 step "Waiting for ClickHouse to hold all $want cost rows"
 for i in $(seq 1 120); do
 	got=$(scalar "SELECT count() FROM cost_events")
-	printf '\r  %s / %s rows' "$got" "$want"
+	[[ -t 1 ]] && printf '\r  %s / %s rows' "$got" "$want"
 	[[ "$got" -ge "$want" ]] && break
 	[[ $i == 120 ]] && { echo; die "only $got of $want rows after 60 s (see $DEMO_DIR/collector.log)"; }
 	sleep 0.5
 done
-echo
+[[ -t 1 ]] && echo
+echo "  all $got rows stored"
 
 # The budget extension counts fresh charges locally and reads older ones back
 # from ClickHouse every 5 s: wait until its org-wide spend is the stored total.

@@ -48,6 +48,7 @@ type options struct {
 	collectorConfig    string
 	expectOut          string
 	quiet              bool
+	progress           time.Duration
 }
 
 func main() {
@@ -71,6 +72,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.catalogs, "catalog", "", "comma-separated user catalog files layered over the default catalog (instead of -config)")
 	fs.StringVar(&o.expectOut, "expect-out", "", "write the expected totals as JSON to this file")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress lines")
+	fs.DurationVar(&o.progress, "progress", 5*time.Second, "interval of the progress lines")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -135,7 +137,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("otlp %s exporter to %q: %w", o.protocol, o.endpoint, err)
 	}
 	exp := &sim.CountingExporter{SpanExporter: inner}
-	cfg := sim.Config{Seed: o.seed, Rate: o.rate, Duration: o.duration, Traces: o.traces}
+	cfg := sim.Config{Seed: o.seed, Rate: o.rate, Duration: o.duration, Traces: o.traces, ProgressEvery: o.progress}
 	if !o.quiet {
 		total := cfg.TraceCount()
 		fmt.Fprintf(stdout, "agentsim: sending %d traces at %.4g/s to %s (%s), seed %d\n", total, o.rate, o.endpoint, o.protocol, o.seed)

@@ -23,9 +23,10 @@ type Config struct {
 	// KeepCalls keeps every priced call in Expectation.Calls (tests); off,
 	// only the sums are kept, so memory does not grow with the run.
 	KeepCalls bool
-	// Progress, when set, is called about once a second with the traces and
-	// spans sent so far.
-	Progress func(traces, spans int, elapsed time.Duration)
+	// Progress, when set, is called every ProgressEvery (default 1 s) and at
+	// the end with the traces and spans sent so far.
+	Progress      func(traces, spans int, elapsed time.Duration)
+	ProgressEvery time.Duration
 }
 
 // TraceCount is the number of traces the config sends.
@@ -73,6 +74,10 @@ func Run(ctx context.Context, cfg Config, exp sdktrace.SpanExporter, pr *Pricer,
 	interval := time.Duration(float64(time.Second) / cfg.Rate)
 	begin := time.Now()
 	lastProgress := begin
+	every := cfg.ProgressEvery
+	if every <= 0 {
+		every = time.Second
+	}
 	var err error
 	for i := 0; i < n; i++ {
 		if due := begin.Add(time.Duration(i) * interval); time.Until(due) > 0 {
@@ -89,7 +94,7 @@ func Run(ctx context.Context, cfg Config, exp sdktrace.SpanExporter, pr *Pricer,
 		start := clock().Add(-t.Duration()).Truncate(time.Microsecond)
 		em.Emit(ctx, t, start)
 		want.Add(pr, t, start)
-		if cfg.Progress != nil && time.Since(lastProgress) >= time.Second {
+		if cfg.Progress != nil && time.Since(lastProgress) >= every {
 			lastProgress = time.Now()
 			cfg.Progress(want.Traces, want.Spans, time.Since(begin))
 		}
