@@ -171,6 +171,14 @@ sql "SELECT JSONExtractString(b, 'name') AS budget, JSONExtractString(b, 'action
 	arrayStringConcat(JSONExtract(b, 'alerts_fired', 'Array(String)'), ',') AS alerts_fired
 FROM (SELECT arrayJoin(JSONExtractArrayRaw('${budgets_sql}', 'budgets')) AS b)"
 
+echo; echo "Budget checks now (GET $BUDGET_API/v1/check: what a gateway asks before a model call)"
+for who in research-lead:research web-researcher:research code-reviewer:engineering support-triage:support; do
+	agent=${who%%:*} team=${who#*:}
+	code=$(curl -s -o "$DEMO_DIR/check.json" -w '%{http_code}' "$BUDGET_API/v1/check?agent_id=$agent&team=$team")
+	decision=$(sed -n 's/^{"decision":"\([a-z]*\)".*/\1/p' "$DEMO_DIR/check.json")
+	printf '  %-15s (team %-11s) -> %-8s HTTP %s\n' "$agent" "$team" "$decision" "$code"
+done
+
 echo; echo "Alerts that fired (table budget_alerts)"
 sql "SELECT budget, kind, threshold, round(argMin(spend, fired_at), 4) AS spend_usd, round(argMin(limit_usd, fired_at), 2) AS limit_usd,
 	formatDateTime(min(fired_at), '%H:%i:%S') AS fired_at_utc
