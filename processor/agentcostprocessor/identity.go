@@ -233,9 +233,18 @@ func (r *recentNodes) add(k spanKey, n node) {
 }
 
 // remembered reports whether a span is worth remembering for later
-// batches: an agent (own identity) or the top of a trace's local tree.
+// batches: the top of a trace's local tree, a span with its own agent, or a
+// GenAI span that encloses calls (agent, workflow, chain). Plain spans are
+// not remembered: one between an agent and a later-arriving call leaves
+// that call held until its wait runs out.
 func remembered(s *spanInfo) bool {
-	return s.top || (s.own.id != "" && !s.call.Kind.Billable())
+	if s.top {
+		return true
+	}
+	if s.call.Kind.Billable() {
+		return false
+	}
+	return s.own.id != "" || s.call.Kind != genai.KindNone
 }
 
 // heldSpan is one span waiting for its agent, in its own Traces (resource
