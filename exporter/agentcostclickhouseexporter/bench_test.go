@@ -208,13 +208,15 @@ func BenchmarkServerCPU(b *testing.B) {
 	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
 	require.NoError(b, err)
 	conn := s.conn()
+	run := 0
 	for _, n := range []int{1_000, 10_000} {
 		for _, rollups := range []bool{true, false} {
 			b.Run(fmt.Sprintf("batch=%d/rollups=%t", n, rollups), func(b *testing.B) {
 				ctx := context.Background()
 				cfg := createDefaultConfig().(*Config)
 				cfg.Endpoint = "tcp://" + s.addr()
-				cfg.Database = fmt.Sprintf("cpu_%d_%t", n, rollups)
+				run++ // -count runs each sub-benchmark again: a fresh database each time
+				cfg.Database = fmt.Sprintf("cpu_%d_%t_%d", n, rollups, run)
 				e := startDirect(b, cfg)
 				if !rollups {
 					for _, v := range []string{"cost_daily_mv", "cost_hourly_mv"} {
