@@ -222,7 +222,7 @@ func spanShape(t *Trace, s *Span) (string, trace.SpanKind, []attribute.KeyValue)
 	case DialectOpenInference:
 		return shapeOpenInference(s, conv)
 	case DialectVercel:
-		return shapeVercel(t, s)
+		return shapeVercel(s)
 	}
 	return shapeOTel(s, conv)
 }
@@ -395,7 +395,7 @@ func shapeOpenInference(s *Span, conv string) (string, trace.SpanKind, []attribu
 // shapeVercel writes Vercel AI SDK spans: an HTTP route as the root, outer
 // ai.generateText spans with v4 usage names and inner doGenerate spans with
 // v6 usage names and gen_ai.* names.
-func shapeVercel(t *Trace, s *Span) (string, trace.SpanKind, []attribute.KeyValue) {
+func shapeVercel(s *Span) (string, trace.SpanKind, []attribute.KeyValue) {
 	a, m, u := s.Agent, s.Model, s.Usage
 	common := []attribute.KeyValue{
 		attribute.String("ai.telemetry.functionId", a.ID),
@@ -452,6 +452,5 @@ func shapeVercel(t *Trace, s *Span) (string, trace.SpanKind, []attribute.KeyValu
 	if s.Tier != "" {
 		kv = append(kv, attribute.String("openai.response.service_tier", s.Tier))
 	}
-	_ = t
 	return "ai.generateText.doGenerate", trace.SpanKindClient, kv
 }
