@@ -61,6 +61,13 @@ test: clickhouse vet fmt-check ## Start ClickHouse if needed, then vet, gofmt ch
 test-short: ## Unit tests only (no ClickHouse needed: its tests skip outside CI).
 	$(GO) test -short -count=1 ./...
 
+FUZZTIME ?= 30s
+
+.PHONY: fuzz
+fuzz: ## Bounded fuzz runs of the span-attribute fuzzers (FUZZTIME=30s each).
+	$(GO) test ./internal/genai -run '^$$' -fuzz '^FuzzExtract$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./processor/agentcostprocessor -run '^$$' -fuzz '^FuzzProcess$$' -fuzztime $(FUZZTIME)
+
 .PHONY: bench
 bench: clickhouse ## Run the Go benchmarks (BENCH=regexp to select); compare runs with benchstat.
 	$(GO) test $(BENCH_FLAGS) ./...
