@@ -97,6 +97,8 @@ const (
 	reasonCostOverflow   = "exporter_cost_overflow"
 	defaultCurrency      = "USD"
 	invalidReasonMaxSize = 128
+	// maxTimestamp is the last instant DateTime64(9) holds (int64 ns).
+	maxTimestamp = pcommon.Timestamp(math.MaxInt64)
 )
 
 // insertColumns lists the INSERT column names in the order of rows' slices.
@@ -307,6 +309,27 @@ func (c *converter) appendSpan(span ptrace.Span, service, env string, resExtra m
 			}
 		}
 	}
+	start, end := span.StartTimestamp(), span.EndTimestamp()
+	if start == 0 {
+		start = end
+	}
+	if start > maxTimestamp {
+		// Past DateTime64(9)'s range (2262-04-11) it would wrap around:
+		// keep the row at its end time, else at 1970-01-01, and say so.
+		// Never the wall clock: a retried batch must convert identically
+		// (same deduplication token).
+		if invalid == "" {
+			invalid = reasonInvalidPrefix + "start_time"
+		}
+		start = 0
+		if end <= maxTimestamp {
+			start = end
+		}
+	}
+	var dur uint64
+	if end > start {
+		dur = uint64(end - start)
+	}
 	if invalid != "" {
 		// Keep the row, say why its numbers cannot be trusted.
 		r.invalid++
@@ -320,14 +343,6 @@ func (c *converter) appendSpan(span ptrace.Span, service, env string, resExtra m
 		str[strCurrency] = defaultCurrency
 	}
 
-	start, end := span.StartTimestamp(), span.EndTimestamp()
-	if start == 0 {
-		start = end
-	}
-	var dur uint64
-	if end > start {
-		dur = uint64(end - start)
-	}
 	tid, sid, pid := span.TraceID(), span.SpanID(), span.ParentSpanID()
 
 	r.eventTime = append(r.eventTime, start.AsTime())

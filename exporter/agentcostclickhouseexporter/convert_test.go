@@ -2,9 +2,11 @@ package agentcostclickhouseexporter
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/agentcost/agentcost/internal/attrs"
@@ -90,4 +92,22 @@ func TestDedupTokenFollowsContent(t *testing.T) {
 	assert.NotEqual(t, a, mk("2", "1", "2"), "other cost")
 	assert.NotEqual(t, a, mk("1", "1"), "subset")
 	assert.Regexp(t, `^agentcost-[0-9a-f]{64}$`, a)
+}
+
+func TestConvertTimeOutOfRange(t *testing.T) {
+	far := time.Date(2500, 1, 1, 0, 0, 0, 0, time.UTC)
+	td := traces(call{traceID: "a", spanID: "1", start: far, total: "1"})
+	span := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
+	span.SetEndTimestamp(pcommon.NewTimestampFromTime(t0)) // a valid end time
+	r := convertAll(t, nil, td)
+	require.Equal(t, 1, r.len())
+	assert.Equal(t, t0, r.eventTime[0].UTC(), "kept at its end time, never wrapped around")
+	assert.Equal(t, "usage_error", r.str[strCostStatus][0])
+	assert.Equal(t, "exporter_invalid:start_time", r.str[strCostReason][0])
+	assert.Equal(t, uint64(1_000_000_000_000), r.costs[costTotal][0], "the cost is kept")
+
+	span.SetEndTimestamp(span.StartTimestamp())
+	r = convertAll(t, nil, td)
+	assert.Equal(t, time.Unix(0, 0).UTC(), r.eventTime[0].UTC(), "no valid time at all: 1970-01-01, deterministic for retries")
+	assert.Equal(t, "exporter_invalid:start_time", r.str[strCostReason][0])
 }
