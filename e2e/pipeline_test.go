@@ -261,6 +261,12 @@ func TestPipelineTotalsExact(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, want.Total.Cost.String(), gotTotal.String(), "total cost")
 
+	var focus string
+	require.NoError(t, c.db.Conn.QueryRow(ctx, "SELECT toString(sum(BilledCost)) FROM focus_v1").Scan(&focus))
+	gotFocus, err := pricing.ParseMoney(focus)
+	require.NoError(t, err)
+	assert.Equal(t, want.Total.Cost.String(), gotFocus.String(), "FOCUS view billed cost")
+
 	assertGroups(t, "team", want.ByTeam, c.groups(t, "team", "cost_events"), true)
 	assertGroups(t, "project", want.ByProject, c.groups(t, "project", "cost_events"), true)
 	assertGroups(t, "agent", want.ByAgent, c.groups(t, "agent_id", "cost_events"), true)
