@@ -73,6 +73,19 @@ const (
 	ConversationID = "agentcost.conversation.id"
 )
 
+// Cost sharing (read by the allocation view, see docs/allocation.md).
+const (
+	// ShareBeneficiaries marks a call made on behalf of several agents: a
+	// string of comma-separated agent ids, each optionally "=weight" (an
+	// integer 1..999999999, default 1), e.g. "planner=3,researcher=1,writer".
+	// Ids are distinct and hold no ',', '=' or space. The call's whole cost
+	// is split among them by weight (allocation.ParseBeneficiaries); a
+	// malformed list keeps the cost on the caller (rule invalid_share).
+	// Instrumentation or a gateway sets it; the exporter stores it in the
+	// extra map of cost_events.
+	ShareBeneficiaries = "agentcost.share.beneficiaries"
+)
+
 // Normalised usage (int, tokens) in the pricing usage model: input includes
 // cache reads and writes; output includes reasoning.
 const (
