@@ -114,8 +114,8 @@ func TestMigrateReal(t *testing.T) {
 	o := Options{Database: db.Name, TablePrefix: "t_", TTL: 30 * 24 * time.Hour}
 	res, err := Migrate(ctx, db.Conn, o)
 	require.NoError(t, err)
-	assert.Equal(t, []int{1, 2, 3}, res.Versions)
-	assert.Equal(t, 3, res.Current)
+	assert.Equal(t, []int{1, 2, 3, 4, 5}, res.Versions)
+	assert.Equal(t, 5, res.Current)
 
 	var tables []string
 	rows, err := db.Conn.Query(ctx, "SELECT name FROM system.tables WHERE database = ? ORDER BY name", db.Name)
@@ -126,7 +126,8 @@ func TestMigrateReal(t *testing.T) {
 		tables = append(tables, n)
 	}
 	require.NoError(t, rows.Err())
-	assert.Equal(t, []string{"t_cost_daily", "t_cost_daily_mv", "t_cost_events", "t_cost_hourly", "t_cost_hourly_mv", "t_focus_v1", "t_schema_migrations"}, tables)
+	assert.Equal(t, []string{"t_cost_allocated_daily", "t_cost_allocations", "t_cost_daily", "t_cost_daily_mv",
+		"t_cost_direct_vs_allocated_daily", "t_cost_events", "t_cost_hourly", "t_cost_hourly_mv", "t_focus_v1", "t_schema_migrations"}, tables)
 
 	var ttl string
 	require.NoError(t, db.Conn.QueryRow(ctx, "SELECT engine_full FROM system.tables WHERE database = ? AND name = 't_cost_events'", db.Name).Scan(&ttl))
@@ -137,10 +138,10 @@ func TestMigrateReal(t *testing.T) {
 	res, err = Migrate(ctx, db.Conn, o)
 	require.NoError(t, err)
 	assert.Empty(t, res.Versions)
-	assert.Equal(t, 3, res.Current)
+	assert.Equal(t, 5, res.Current)
 	var n uint64
 	require.NoError(t, db.Conn.QueryRow(ctx, "SELECT count() FROM t_schema_migrations FINAL").Scan(&n))
-	assert.Equal(t, uint64(3), n)
+	assert.Equal(t, uint64(5), n)
 
 	// An edited old migration is refused.
 	require.NoError(t, db.Conn.Exec(ctx, "INSERT INTO t_schema_migrations VALUES (2, 'rollups', 'edited', now64(3) + 1)"))

@@ -326,3 +326,245 @@ GROUP BY
     `agent_id`, `root_agent_id`, `provider`, `pricing_model`, `price_id`,
     `operation`, `cost_status`;
 
+-- ===== migration cost_allocations =====
+-- Migration 0004: cost_allocations, the allocated view of cost_events.
+--
+-- A parameterized view: SELECT ... FROM cost_allocations(from = '2026-11-01',
+-- to = '2026-12-01', orchestrator = 'keep') returns, for every cost_events
+-- row of the UTC days [from, to), the pieces its cost is allocated to (one
+-- row per source row, rule and beneficiary agent). The rules, formulas and
+-- remainder rule are in docs/allocation.md; package allocation is the
+-- reference implementation, checked against this view.
+--
+-- Why a view over cost_events and not a table filled by a collector: rows of
+-- one trace or conversation may arrive through different collectors, and
+-- cache writes are allocated to reads that come later; a view reads every
+-- row of the database whatever collector wrote it, at query time, so late
+-- rows are never missed and nothing is counted twice. Each source row's
+-- pieces are split in exact pico-USD integers (UInt256) by the largest
+-- remainder method, so they add up to the row's total_cost to the last
+-- digit, and every piece keeps its source row's day and share group:
+-- allocated totals per share group and per day equal the direct totals.
+-- Every input is a row of the window, except cache reads up to one hour
+-- after it (the longest cache lifetime); so the same day's allocation does
+-- not depend on the window it is read through.
+CREATE VIEW IF NOT EXISTS `agentcost`.`cost_allocations`
+AS WITH
+`src` AS (
+    SELECT
+        *,
+        row_number() OVER (
+            PARTITION BY `trace_id`, `span_id`
+            ORDER BY `event_time`, `agent_id`, `root_agent_id`, `team`, `project`, `business_unit`,
+                `provider`, `model`, `share_group`, `total_pico`, `cw_pico`, `cache_read_tokens`,
+                `long_ttl`, `beneficiaries`
+        ) AS `dup`
+    FROM
+    (
+        SELECT
+            `event_time`,
+            toDate(`event_time`) AS `day`,
+            `trace_id`,
+            `span_id`,
+            `agent_id`,
+            `root_agent_id`,
+            `team`,
+            `project`,
+            `business_unit`,
+            `provider`,
+            if(`pricing_model` != '', `pricing_model`, `request_model`) AS `model`,
+            multiIf(`conversation_id` != '', concat('c:', `conversation_id`), `trace_id` != '', concat('t:', `root_agent_id`, ':', `trace_id`), '') AS `share_group`,
+            toUInt256(toDecimal256(`total_cost`, 12) * toDecimal256(1000000000000, 0)) AS `total_pico`,
+            least(toUInt256(toDecimal256(`cache_write_cost`, 12) * toDecimal256(1000000000000, 0)), `total_pico`) AS `cw_pico`,
+            `cache_read_tokens`,
+            toUInt64OrZero(`extra`['agentcost.usage.cache_write_1h_tokens']) > 0 AS `long_ttl`,
+            `extra`['agentcost.share.beneficiaries'] AS `beneficiaries`
+        FROM `agentcost`.`cost_events`
+        WHERE toDate(`event_time`) >= {from:Date} AND toDate(`event_time`) < {to:Date}
+    )
+),
+`readers` AS (
+    SELECT
+        `event_time`,
+        `agent_id`,
+        `provider`,
+        if(`pricing_model` != '', `pricing_model`, `request_model`) AS `model`,
+        multiIf(`conversation_id` != '', concat('c:', `conversation_id`), `trace_id` != '', concat('t:', `root_agent_id`, ':', `trace_id`), '') AS `share_group`,
+        `cache_read_tokens`
+    FROM `agentcost`.`cost_events`
+    WHERE toDate(`event_time`) >= {from:Date} AND toDate(`event_time`) <= {to:Date}
+      AND `cache_read_tokens` > 0
+),
+`shares` AS (
+    SELECT
+        *,
+        arrayMap(x -> extractGroups(x, '^ *([^,= ]+) *(?:= *([1-9][0-9]{0,8}) *)?$'), splitByChar(',', `beneficiaries`)) AS `items`,
+        length(`items`) <= 64
+            AND arrayAll(g -> length(g) = 2, `items`)
+            AND arrayUniq(arrayMap(g -> g[1], `items`)) = length(`items`) AS `valid`
+    FROM `src`
+    WHERE `beneficiaries` != ''
+),
+`cache` AS (
+    SELECT
+        `w`.`trace_id` AS `trace_id`,
+        `w`.`span_id` AS `span_id`,
+        `w`.`dup` AS `dup`,
+        `r`.`agent_id` AS `agent`,
+        toUInt256(sum(`r`.`cache_read_tokens`)) AS `weight`
+    FROM (SELECT * FROM `src` WHERE `beneficiaries` = '' AND `cw_pico` > 0 AND `share_group` != '') AS `w`
+    INNER JOIN `readers` AS `r`
+        ON `w`.`share_group` = `r`.`share_group` AND `w`.`provider` = `r`.`provider` AND `w`.`model` = `r`.`model`
+    WHERE `r`.`event_time` > `w`.`event_time`
+      AND `r`.`event_time` <= `w`.`event_time` + toIntervalSecond(if(`w`.`long_ttl`, 3600, 300))
+    GROUP BY `w`.`trace_id`, `w`.`span_id`, `w`.`dup`, `r`.`agent_id`
+),
+`subagents` AS (
+    SELECT
+        `trace_id`,
+        `day`,
+        `root_agent_id`,
+        `agent_id` AS `sub_agent`,
+        if({orchestrator:String} = 'even', toUInt256(1), sum(`total_pico`)) AS `sub_weight`,
+        sum(`sub_weight`) OVER (PARTITION BY `trace_id`, `day`, `root_agent_id`) AS `sub_total`
+    FROM `src`
+    WHERE `trace_id` != '' AND `agent_id` != '' AND `root_agent_id` != '' AND `agent_id` != `root_agent_id`
+    GROUP BY `trace_id`, `day`, `root_agent_id`, `agent_id`
+),
+`rest` AS (
+    SELECT
+        `s`.*,
+        toUInt256(`s`.`total_pico` - if(`c`.`dup` > 0, `s`.`cw_pico`, toUInt256(0))) AS `rest_pico`,
+        if(`s`.`agent_id` != '' AND `s`.`agent_id` = `s`.`root_agent_id` AND `s`.`trace_id` != ''
+            AND {orchestrator:String} != 'keep', `s`.`trace_id`, '') AS `orchestrated_trace`
+    FROM (SELECT * FROM `src` WHERE `beneficiaries` = '') AS `s`
+    LEFT JOIN (SELECT DISTINCT `trace_id`, `span_id`, `dup` FROM `cache`) AS `c`
+        ON `s`.`trace_id` = `c`.`trace_id` AND `s`.`span_id` = `c`.`span_id` AND `s`.`dup` = `c`.`dup`
+),
+`pieces` AS (
+    SELECT `trace_id`, `span_id`, `dup`, 'shared_call' AS `rule`, `total_pico` AS `amount`,
+        `item`[1] AS `agent`, toUInt256(if(`item`[2] = '', 1, toUInt64(`item`[2]))) AS `weight`
+    FROM `shares`
+    ARRAY JOIN `items` AS `item`
+    WHERE `valid`
+    UNION ALL
+    SELECT `trace_id`, `span_id`, `dup`, 'invalid_share', `total_pico`, `agent_id`, toUInt256(1)
+    FROM `shares`
+    WHERE NOT `valid`
+    UNION ALL
+    SELECT `c`.`trace_id`, `c`.`span_id`, `c`.`dup`, 'cache_write', `s`.`cw_pico`, `c`.`agent`, `c`.`weight`
+    FROM `cache` AS `c`
+    INNER JOIN `src` AS `s` ON `s`.`trace_id` = `c`.`trace_id` AND `s`.`span_id` = `c`.`span_id` AND `s`.`dup` = `c`.`dup`
+    UNION ALL
+    SELECT `x`.`trace_id`, `x`.`span_id`, `x`.`dup`,
+        if(`o`.`sub_total` > 0, 'orchestrator', 'direct'),
+        `x`.`rest_pico`,
+        if(`o`.`sub_total` > 0, `o`.`sub_agent`, `x`.`agent_id`),
+        if(`o`.`sub_total` > 0, `o`.`sub_weight`, toUInt256(1))
+    FROM `rest` AS `x`
+    LEFT JOIN (SELECT * FROM `subagents` WHERE `sub_total` > 0) AS `o`
+        ON `x`.`orchestrated_trace` = `o`.`trace_id` AND `x`.`day` = `o`.`day` AND `x`.`agent_id` = `o`.`root_agent_id`
+),
+`split` AS (
+    SELECT
+        *,
+        sum(`base`) OVER `p` AS `given`,
+        row_number() OVER (`p` ORDER BY `rem` DESC, `agent`) AS `rank`
+    FROM
+    (
+        SELECT
+            *,
+            intDiv(`amount` * `weight`, `wsum`) AS `base`,
+            (`amount` * `weight`) % `wsum` AS `rem`
+        FROM
+        (
+            SELECT *, sum(`weight`) OVER (PARTITION BY `trace_id`, `span_id`, `dup`, `rule`) AS `wsum`
+            FROM `pieces`
+        )
+        WHERE `wsum` > 0
+    )
+    WINDOW `p` AS (PARTITION BY `trace_id`, `span_id`, `dup`, `rule`)
+),
+`ids` AS (
+    SELECT
+        `agent_id`,
+        argMax((`team`, `project`, `business_unit`), (`day`, `team`, `project`, `business_unit`)) AS `identity`
+    FROM `agentcost`.`cost_daily`
+    WHERE `day` < {to:Date} AND `agent_id` != ''
+    GROUP BY `agent_id`
+)
+SELECT
+    `s`.`event_time` AS `event_time`,
+    `s`.`day` AS `day`,
+    `s`.`trace_id` AS `trace_id`,
+    `s`.`span_id` AS `span_id`,
+    `s`.`share_group` AS `share_group`,
+    `s`.`provider` AS `provider`,
+    `s`.`model` AS `model`,
+    `p`.`rule` AS `rule`,
+    `s`.`agent_id` AS `payer_agent_id`,
+    `s`.`team` AS `payer_team`,
+    `s`.`project` AS `payer_project`,
+    `s`.`business_unit` AS `payer_business_unit`,
+    `p`.`agent` AS `agent_id`,
+    if(`p`.`rule` IN ('direct', 'invalid_share'), `s`.`team`, `i`.`identity`.1) AS `team`,
+    if(`p`.`rule` IN ('direct', 'invalid_share'), `s`.`project`, `i`.`identity`.2) AS `project`,
+    if(`p`.`rule` IN ('direct', 'invalid_share'), `s`.`business_unit`, `i`.`identity`.3) AS `business_unit`,
+    `p`.`weight` AS `weight`,
+    toDecimal128(`amount_pico`, 0) * toDecimal128('0.000000000001', 12) AS `cost`
+FROM
+(
+    SELECT *, `base` + if(`rank` <= `amount` - `given`, 1, 0) AS `amount_pico`
+    FROM `split`
+) AS `p`
+INNER JOIN `src` AS `s` ON `s`.`trace_id` = `p`.`trace_id` AND `s`.`span_id` = `p`.`span_id` AND `s`.`dup` = `p`.`dup`
+LEFT JOIN `ids` AS `i` ON `i`.`agent_id` = `p`.`agent`
+WHERE `p`.`amount_pico` > 0
+  AND throwIf({orchestrator:String} NOT IN ('keep', 'proportional', 'even'),
+      'orchestrator must be keep, proportional or even') = 0;
+
+-- ===== migration allocation_rollups =====
+-- Migration 0005: daily rollups of the allocated view, by team, project,
+-- business unit and agent (parameterized views over cost_allocations; the
+-- direct rollups are cost_hourly and cost_daily).
+--
+-- cost_allocated_daily(from, to, orchestrator): the allocated cost per day,
+-- beneficiary team / project / business unit / agent and rule.
+-- cost_direct_vs_allocated_daily(from, to, orchestrator): both views side by
+-- side per day, team, project, business unit and agent: direct_cost is what
+-- the agent's own calls cost (the payer side of every piece), allocated_cost
+-- what is allocated to it; each day's sums of the two columns are equal.
+CREATE VIEW IF NOT EXISTS `agentcost`.`cost_allocated_daily`
+AS SELECT
+    `day`,
+    `team`,
+    `project`,
+    `business_unit`,
+    `agent_id`,
+    `rule`,
+    count() AS `pieces`,
+    sum(`cost`) AS `cost`
+FROM `agentcost`.`cost_allocations`(from = {from:Date}, to = {to:Date}, orchestrator = {orchestrator:String})
+GROUP BY `day`, `team`, `project`, `business_unit`, `agent_id`, `rule`;
+
+CREATE VIEW IF NOT EXISTS `agentcost`.`cost_direct_vs_allocated_daily`
+AS SELECT
+    `day`,
+    `side`.1 AS `team`,
+    `side`.2 AS `project`,
+    `side`.3 AS `business_unit`,
+    `side`.4 AS `agent_id`,
+    sum(`side`.5) AS `direct_cost`,
+    sum(`side`.6) AS `allocated_cost`
+FROM
+(
+    SELECT
+        `day`,
+        arrayJoin([
+            (`payer_team`, `payer_project`, `payer_business_unit`, `payer_agent_id`, `cost`, toDecimal128(0, 12)),
+            (`team`, `project`, `business_unit`, `agent_id`, toDecimal128(0, 12), `cost`)
+        ]) AS `side`
+    FROM `agentcost`.`cost_allocations`(from = {from:Date}, to = {to:Date}, orchestrator = {orchestrator:String})
+)
+GROUP BY `day`, `team`, `project`, `business_unit`, `agent_id`;
+
