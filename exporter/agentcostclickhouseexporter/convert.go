@@ -200,6 +200,11 @@ func newConverter(extraDimensions []string) *converter {
 	return c
 }
 
+// allocationExtra are span attributes always kept in the extra map, whatever
+// extra_dimensions lists: the allocation views (schema migration 0004) read
+// them.
+var allocationExtra = [...]string{attrs.ShareBeneficiaries, attrs.UsageCacheWrite1hTokens}
+
 // slot says where a span attribute goes: kind selects the array, idx the
 // column. One map lookup per attribute.
 type slot struct {
@@ -212,6 +217,7 @@ const (
 	kindStr
 	kindTok
 	kindCost
+	kindExtra // always copied into extra (allocationExtra)
 )
 
 var slots = func() map[string]slot {
@@ -224,6 +230,9 @@ var slots = func() map[string]slot {
 	}
 	for i, c := range costColumns {
 		m[c.attr] = slot{kindCost, uint8(i)}
+	}
+	for _, k := range allocationExtra {
+		m[k] = slot{kind: kindExtra}
 	}
 	return m
 }()
@@ -299,6 +308,11 @@ func (c *converter) appendSpan(span ptrace.Span, service, env string, resExtra m
 				invalid = reason + k
 			}
 			cost[sl.idx] = p
+		case kindExtra:
+			if extra == nil {
+				extra = make(map[string]string, len(allocationExtra)+len(c.extra))
+			}
+			extra[k] = v.AsString()
 		}
 		if len(c.extra) > 0 {
 			if _, ok := c.extra[k]; ok {
