@@ -3,6 +3,7 @@ package allocation
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/agentcost/agentcost/internal/attrs"
 	"github.com/agentcost/agentcost/internal/chtest"
 	"github.com/agentcost/agentcost/pricing"
+	analystsql "github.com/agentcost/agentcost/sql"
 )
 
 // insertWorkload migrates db and inserts rows into cost_events the way the
@@ -62,14 +64,21 @@ func query(t *testing.T, ctx context.Context, db *chtest.DB, params clickhouse.P
 	require.NoError(t, err, q)
 	defer rows.Close()
 	var out []string
-	n := len(rows.Columns())
+	types := rows.ColumnTypes()
 	for rows.Next() {
-		cells := make([]string, n)
-		ptrs := make([]any, n)
-		for i := range cells {
-			ptrs[i] = &cells[i]
+		ptrs := make([]any, len(types))
+		for i, ct := range types {
+			ptrs[i] = reflect.New(ct.ScanType()).Interface()
 		}
 		require.NoError(t, rows.Scan(ptrs...))
+		cells := make([]string, len(ptrs))
+		for i, p := range ptrs {
+			v := reflect.ValueOf(p).Elem()
+			for v.Kind() == reflect.Pointer && !v.IsNil() {
+				v = v.Elem()
+			}
+			cells[i] = fmt.Sprint(v.Interface())
+		}
 		out = append(out, strings.Join(cells, "\t"))
 	}
 	require.NoError(t, rows.Err())
@@ -211,8 +220,55 @@ func TestViewMatchesReference(t *testing.T) {
 				USING (agent_id, team, project, business_unit)
 				WHERE d.c != v.c`)
 			assert.Empty(t, directMismatch, "direct side of the rollup equals cost_daily by agent, team, project, business unit")
+
+			// Analyst query: direct vs allocated per agent and team.
+			q, err := analystsql.Get("direct_vs_allocated_cost_per_agent")
+			require.NoError(t, err)
+			wantDirect, wantAlloc := map[string]pricing.Money{}, map[string]pricing.Money{}
+			for _, a := range ref {
+				g := gen[a.Source]
+				wantDirect[g.AgentID+"/"+g.team] = wantDirect[g.AgentID+"/"+g.team].Add(a.Amount)
+				team := workloadAgents[a.Agent].team
+				if a.Rule == RuleDirect || a.Rule == RuleInvalidShare {
+					team = g.team
+				}
+				wantAlloc[a.Agent+"/"+team] = wantAlloc[a.Agent+"/"+team].Add(a.Amount)
+			}
+			lines := query(t, ctx, db, clickhouse.Parameters{"from": "2026-11-01", "to": "2026-11-08", "orchestrator": string(mode)}, q.SQL)
+			require.NotEmpty(t, lines)
+			for _, line := range lines {
+				f := strings.Split(line, "\t")
+				k := f[0] + "/" + f[1]
+				assert.Equal(t, wantDirect[k].String(), usdText(t, f[2]), "direct of %s", k)
+				assert.Equal(t, wantAlloc[k].String(), usdText(t, f[3]), "allocated of %s", k)
+			}
 		})
 	}
+	// Analyst query: who benefits from whose cache writes.
+	q, err := analystsql.Get("cache_write_beneficiaries")
+	require.NoError(t, err)
+	ref, err := Allocate(rows, OrchestratorKeep)
+	require.NoError(t, err)
+	type pair struct{ writer, reader string }
+	wantCost, wantN := map[pair]pricing.Money{}, map[pair]int{}
+	for _, a := range ref {
+		if a.Rule == RuleCacheWrite {
+			k := pair{a.Payer, a.Agent}
+			wantCost[k] = wantCost[k].Add(a.Amount)
+			wantN[k]++
+		}
+	}
+	lines := query(t, ctx, db, clickhouse.Parameters{"from": "2026-11-01", "to": "2026-11-08"}, q.SQL)
+	require.Len(t, lines, len(wantCost))
+	for _, line := range lines {
+		f := strings.Split(line, "\t")
+		k := pair{f[0], f[2]}
+		assert.Equal(t, workloadAgents[f[0]].team, f[1])
+		assert.Equal(t, workloadAgents[f[2]].team, f[3])
+		assert.Equal(t, strconv.Itoa(wantN[k]), f[4], "writes of %v", k)
+		assert.Equal(t, wantCost[k].String(), usdText(t, f[6]), "cache-write cost of %v", k)
+	}
+
 	// The workload exercised every rule.
 	assert.Positive(t, nCache)
 	assert.Positive(t, nShared)
