@@ -190,12 +190,24 @@ func (r *rows) token() string {
 // converter turns spans into rows.
 type converter struct {
 	extra map[string]struct{}
+	// slots is the shared slots table plus the extra_dimensions flag, so
+	// that each span attribute costs one map lookup.
+	slots map[string]slot
 }
 
 func newConverter(extraDimensions []string) *converter {
-	c := &converter{extra: make(map[string]struct{}, len(extraDimensions))}
+	c := &converter{
+		extra: make(map[string]struct{}, len(extraDimensions)),
+		slots: make(map[string]slot, len(slots)+len(extraDimensions)),
+	}
+	for k, sl := range slots {
+		c.slots[k] = sl
+	}
 	for _, k := range extraDimensions {
 		c.extra[k] = struct{}{}
+		sl := c.slots[k]
+		sl.extra = true
+		c.slots[k] = sl
 	}
 	return c
 }
@@ -206,10 +218,12 @@ func newConverter(extraDimensions []string) *converter {
 var allocationExtra = [...]string{attrs.ShareBeneficiaries, attrs.UsageCacheWrite1hTokens}
 
 // slot says where a span attribute goes: kind selects the array, idx the
-// column. One map lookup per attribute.
+// column, extra whether extra_dimensions lists it. One map lookup per
+// attribute.
 type slot struct {
-	kind uint8
-	idx  uint8
+	kind  uint8
+	idx   uint8
+	extra bool
 }
 
 const (
@@ -223,13 +237,13 @@ const (
 var slots = func() map[string]slot {
 	m := make(map[string]slot, nStr+nTok+nCost)
 	for i, c := range strColumns {
-		m[c.attr] = slot{kindStr, uint8(i)}
+		m[c.attr] = slot{kind: kindStr, idx: uint8(i)}
 	}
 	for i, c := range tokenColumns {
-		m[c.attr] = slot{kindTok, uint8(i)}
+		m[c.attr] = slot{kind: kindTok, idx: uint8(i)}
 	}
 	for i, c := range costColumns {
-		m[c.attr] = slot{kindCost, uint8(i)}
+		m[c.attr] = slot{kind: kindCost, idx: uint8(i)}
 	}
 	for _, k := range allocationExtra {
 		m[k] = slot{kind: kindExtra}
@@ -277,25 +291,18 @@ func (c *converter) convert(td ptrace.Traces, r *rows) {
 
 func (c *converter) appendSpan(span ptrace.Span, service, env string, resExtra map[string]string, r *rows) {
 	sa := span.Attributes()
-	if _, ok := sa.Get(attrs.CostStatus); !ok {
-		r.skipped++
-		return
-	}
 	var str [nStr]string
 	var tok [nTok]uint64
 	var cost [nCost]uint64
 	invalid := ""
 	var extra map[string]string
-	if len(resExtra) > 0 {
-		extra = make(map[string]string, len(resExtra)+len(c.extra))
-		for k, v := range resExtra {
-			extra[k] = v
-		}
-	}
+	hasStatus := false
 	for k, v := range sa.All() {
-		switch sl := slots[k]; sl.kind {
+		sl := c.slots[k]
+		switch sl.kind {
 		case kindStr:
 			str[sl.idx] = v.AsString()
+			hasStatus = hasStatus || sl.idx == strCostStatus
 		case kindTok:
 			n, ok := uintValue(v)
 			if !ok && invalid == "" {
@@ -314,12 +321,27 @@ func (c *converter) appendSpan(span ptrace.Span, service, env string, resExtra m
 			}
 			extra[k] = v.AsString()
 		}
-		if len(c.extra) > 0 {
-			if _, ok := c.extra[k]; ok {
-				if extra == nil {
-					extra = make(map[string]string, len(c.extra))
-				}
-				extra[k] = v.AsString()
+		if sl.extra {
+			if extra == nil {
+				extra = make(map[string]string, len(c.extra))
+			}
+			extra[k] = v.AsString()
+		}
+	}
+	if !hasStatus {
+		// Not a cost event (no agentcost.cost.status): nothing was
+		// appended yet.
+		r.skipped++
+		return
+	}
+	if len(resExtra) > 0 {
+		// Resource-level dimensions, unless the span sets the same key.
+		if extra == nil {
+			extra = make(map[string]string, len(resExtra)+len(c.extra))
+		}
+		for k, v := range resExtra {
+			if _, ok := extra[k]; !ok {
+				extra[k] = v
 			}
 		}
 	}
