@@ -64,9 +64,16 @@ test-short: ## Unit tests only (no ClickHouse needed: its tests skip outside CI)
 FUZZTIME ?= 30s
 
 .PHONY: fuzz
-fuzz: ## Bounded fuzz runs of the span-attribute fuzzers (FUZZTIME=30s each).
+fuzz: ## Bounded fuzz runs (FUZZTIME=30s each): span attributes, catalog and registry loading, budget HTTP API.
 	$(GO) test ./internal/genai -run '^$$' -fuzz '^FuzzExtract$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./processor/agentcostprocessor -run '^$$' -fuzz '^FuzzProcess$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./pricing -run '^$$' -fuzz '^FuzzParseCatalog$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/registry -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./extension/agentcostbudgetextension -run '^$$' -fuzz '^FuzzHTTPAPI$$' -fuzztime $(FUZZTIME)
+
+.PHONY: fuzz-long
+fuzz-long: ## Every fuzzer for FUZZTIME_LONG each (default 10m; findings land in testdata/fuzz).
+	$(MAKE) fuzz FUZZTIME=$(or $(FUZZTIME_LONG),10m)
 
 .PHONY: bench
 bench: clickhouse ## Run the Go benchmarks (BENCH=regexp to select); compare runs with benchstat.
