@@ -23,12 +23,12 @@ import (
 // insertWorkload migrates db and inserts rows into cost_events the way the
 // exporter does (exact pico-USD into the EPHEMERAL columns, the share and
 // 1-hour write attributes in extra).
-func insertWorkload(t *testing.T, ctx context.Context, db *chtest.DB, rows []genRow) {
+func insertWorkload(t testing.TB, ctx context.Context, db *chtest.DB, rows []genRow) {
 	t.Helper()
 	insertWorkloadPrefix(t, ctx, db, "", rows)
 }
 
-func insertWorkloadPrefix(t *testing.T, ctx context.Context, db *chtest.DB, prefix string, rows []genRow) {
+func insertWorkloadPrefix(t testing.TB, ctx context.Context, db *chtest.DB, prefix string, rows []genRow) {
 	t.Helper()
 	_, err := schema.Migrate(ctx, db.Conn, schema.Options{Database: db.Name, TablePrefix: prefix})
 	require.NoError(t, err)

@@ -383,75 +383,83 @@ AS WITH
     WHERE toDate(`event_time`) >= {from:Date} AND toDate(`event_time`) <= {to:Date}
       AND `cache_read_tokens` > 0
 ),
-`shares` AS (
-    SELECT
-        *,
-        arrayMap(x -> extractGroups(x, '^ *([^,= ]+) *(?:= *([1-9][0-9]{0,8}) *)?$'), splitByChar(',', `beneficiaries`)) AS `items`,
-        length(`items`) <= 64
-            AND arrayAll(g -> length(g) = 2, `items`)
-            AND arrayUniq(arrayMap(g -> g[1], `items`)) = length(`items`) AS `valid`
-    FROM `src`
-    WHERE `beneficiaries` != ''
-),
 `cache` AS (
-    SELECT
-        `w`.`trace_id` AS `trace_id`,
-        `w`.`span_id` AS `span_id`,
-        `w`.`dup` AS `dup`,
-        `r`.`agent_id` AS `agent`,
-        toUInt256(sum(`r`.`cache_read_tokens`)) AS `weight`
-    FROM (SELECT * FROM `src` WHERE `beneficiaries` = '' AND `cw_pico` > 0 AND `share_group` != '') AS `w`
-    INNER JOIN `readers` AS `r`
-        ON `w`.`share_group` = `r`.`share_group` AND `w`.`provider` = `r`.`provider` AND `w`.`model` = `r`.`model`
-    WHERE `r`.`event_time` > `w`.`event_time`
-      AND `r`.`event_time` <= `w`.`event_time` + toIntervalSecond(if(`w`.`long_ttl`, 3600, 300))
-    GROUP BY `w`.`trace_id`, `w`.`span_id`, `w`.`dup`, `r`.`agent_id`
+    SELECT `trace_id`, `span_id`, `dup`, groupArray((`agent`, `weight`)) AS `readers`
+    FROM
+    (
+        SELECT
+            `w`.`trace_id` AS `trace_id`,
+            `w`.`span_id` AS `span_id`,
+            `w`.`dup` AS `dup`,
+            `r`.`agent_id` AS `agent`,
+            toUInt256(sum(`r`.`cache_read_tokens`)) AS `weight`
+        FROM (SELECT * FROM `src` WHERE `beneficiaries` = '' AND `cw_pico` > 0 AND `share_group` != '') AS `w`
+        INNER JOIN `readers` AS `r`
+            ON `w`.`share_group` = `r`.`share_group` AND `w`.`provider` = `r`.`provider` AND `w`.`model` = `r`.`model`
+        WHERE `r`.`event_time` > `w`.`event_time`
+          AND `r`.`event_time` <= `w`.`event_time` + toIntervalSecond(if(`w`.`long_ttl`, 3600, 300))
+        GROUP BY `w`.`trace_id`, `w`.`span_id`, `w`.`dup`, `r`.`agent_id`
+    )
+    GROUP BY `trace_id`, `span_id`, `dup`
 ),
 `subagents` AS (
-    SELECT
-        `trace_id`,
-        `day`,
-        `root_agent_id`,
-        `agent_id` AS `sub_agent`,
-        if({orchestrator:String} = 'even', toUInt256(1), sum(`total_pico`)) AS `sub_weight`,
-        sum(`sub_weight`) OVER (PARTITION BY `trace_id`, `day`, `root_agent_id`) AS `sub_total`
-    FROM `src`
-    WHERE `trace_id` != '' AND `agent_id` != '' AND `root_agent_id` != '' AND `agent_id` != `root_agent_id`
-    GROUP BY `trace_id`, `day`, `root_agent_id`, `agent_id`
-),
-`rest` AS (
-    SELECT
-        `s`.*,
-        toUInt256(`s`.`total_pico` - if(`c`.`dup` > 0, `s`.`cw_pico`, toUInt256(0))) AS `rest_pico`,
-        if(`s`.`agent_id` != '' AND `s`.`agent_id` = `s`.`root_agent_id` AND `s`.`trace_id` != ''
-            AND {orchestrator:String} != 'keep', `s`.`trace_id`, '') AS `orchestrated_trace`
-    FROM (SELECT * FROM `src` WHERE `beneficiaries` = '') AS `s`
-    LEFT JOIN (SELECT DISTINCT `trace_id`, `span_id`, `dup` FROM `cache`) AS `c`
-        ON `s`.`trace_id` = `c`.`trace_id` AND `s`.`span_id` = `c`.`span_id` AND `s`.`dup` = `c`.`dup`
+    SELECT `trace_id`, `day`, `root_agent_id`, groupArray((`sub_agent`, `sub_weight`)) AS `subs`
+    FROM
+    (
+        SELECT
+            `trace_id`,
+            `day`,
+            `root_agent_id`,
+            `agent_id` AS `sub_agent`,
+            if({orchestrator:String} = 'even', toUInt256(1), sum(`total_pico`)) AS `sub_weight`
+        FROM `src`
+        WHERE `trace_id` != '' AND `agent_id` != '' AND `root_agent_id` != '' AND `agent_id` != `root_agent_id`
+        GROUP BY `trace_id`, `day`, `root_agent_id`, `agent_id`
+    )
+    GROUP BY `trace_id`, `day`, `root_agent_id`
+    HAVING sum(`sub_weight`) > 0
 ),
 `pieces` AS (
-    SELECT `trace_id`, `span_id`, `dup`, 'shared_call' AS `rule`, `total_pico` AS `amount`,
-        `item`[1] AS `agent`, toUInt256(if(`item`[2] = '', 1, toUInt64(`item`[2]))) AS `weight`
-    FROM `shares`
-    ARRAY JOIN `items` AS `item`
-    WHERE `valid`
-    UNION ALL
-    SELECT `trace_id`, `span_id`, `dup`, 'invalid_share', `total_pico`, `agent_id`, toUInt256(1)
-    FROM `shares`
-    WHERE NOT `valid`
-    UNION ALL
-    SELECT `c`.`trace_id`, `c`.`span_id`, `c`.`dup`, 'cache_write', `s`.`cw_pico`, `c`.`agent`, `c`.`weight`
-    FROM `cache` AS `c`
-    INNER JOIN `src` AS `s` ON `s`.`trace_id` = `c`.`trace_id` AND `s`.`span_id` = `c`.`span_id` AND `s`.`dup` = `c`.`dup`
-    UNION ALL
-    SELECT `x`.`trace_id`, `x`.`span_id`, `x`.`dup`,
-        if(`o`.`sub_total` > 0, 'orchestrator', 'direct'),
-        `x`.`rest_pico`,
-        if(`o`.`sub_total` > 0, `o`.`sub_agent`, `x`.`agent_id`),
-        if(`o`.`sub_total` > 0, `o`.`sub_weight`, toUInt256(1))
-    FROM `rest` AS `x`
-    LEFT JOIN (SELECT * FROM `subagents` WHERE `sub_total` > 0) AS `o`
-        ON `x`.`orchestrated_trace` = `o`.`trace_id` AND `x`.`day` = `o`.`day` AND `x`.`agent_id` = `o`.`root_agent_id`
+    SELECT
+        `s`.`event_time` AS `event_time`,
+        `s`.`day` AS `day`,
+        `s`.`trace_id` AS `trace_id`,
+        `s`.`span_id` AS `span_id`,
+        `s`.`dup` AS `dup`,
+        `s`.`agent_id` AS `agent_id`,
+        `s`.`team` AS `team`,
+        `s`.`project` AS `project`,
+        `s`.`business_unit` AS `business_unit`,
+        `s`.`provider` AS `provider`,
+        `s`.`model` AS `model`,
+        `s`.`share_group` AS `share_group`,
+        arrayMap(x -> extractGroups(x, '^ *([^,= ]+) *(?:= *([1-9][0-9]{0,8}) *)?$'), splitByChar(',', `s`.`beneficiaries`)) AS `items`,
+        length(`items`) <= 64
+            AND arrayAll(g -> length(g) = 2, `items`)
+            AND arrayUniq(arrayMap(g -> g[1], `items`)) = length(`items`) AS `valid`,
+        toUInt256(`s`.`total_pico` - if(notEmpty(`c`.`readers`), `s`.`cw_pico`, toUInt256(0))) AS `rest_pico`,
+        arrayJoin(multiIf(
+            `s`.`beneficiaries` != '' AND `valid`,
+                arrayMap(g -> ('shared_call', `s`.`total_pico`, g[1], toUInt256(if(g[2] = '', 1, toUInt64(g[2])))), `items`),
+            `s`.`beneficiaries` != '',
+                [('invalid_share', `s`.`total_pico`, `s`.`agent_id`, toUInt256(1))],
+            arrayConcat(
+                arrayMap(r -> ('cache_write', `s`.`cw_pico`, r.1, r.2), `c`.`readers`),
+                if(notEmpty(`o`.`subs`),
+                    arrayMap(x -> ('orchestrator', `rest_pico`, x.1, x.2), `o`.`subs`),
+                    [('direct', `rest_pico`, `s`.`agent_id`, toUInt256(1))]))
+        )) AS `piece`,
+        `piece`.1 AS `rule`,
+        `piece`.2 AS `amount`,
+        `piece`.3 AS `agent`,
+        `piece`.4 AS `weight`
+    FROM `src` AS `s`
+    LEFT JOIN `cache` AS `c`
+        ON `s`.`trace_id` = `c`.`trace_id` AND `s`.`span_id` = `c`.`span_id` AND `s`.`dup` = `c`.`dup`
+    LEFT JOIN `subagents` AS `o`
+        ON if(`s`.`agent_id` != '' AND `s`.`agent_id` = `s`.`root_agent_id` AND `s`.`trace_id` != ''
+                AND `s`.`beneficiaries` = '' AND {orchestrator:String} != 'keep', `s`.`trace_id`, '') = `o`.`trace_id`
+            AND `s`.`day` = `o`.`day` AND `s`.`agent_id` = `o`.`root_agent_id`
 ),
 `split` AS (
     SELECT
@@ -482,22 +490,22 @@ AS WITH
     GROUP BY `agent_id`
 )
 SELECT
-    `s`.`event_time` AS `event_time`,
-    `s`.`day` AS `day`,
-    `s`.`trace_id` AS `trace_id`,
-    `s`.`span_id` AS `span_id`,
-    `s`.`share_group` AS `share_group`,
-    `s`.`provider` AS `provider`,
-    `s`.`model` AS `model`,
+    `p`.`event_time` AS `event_time`,
+    `p`.`day` AS `day`,
+    `p`.`trace_id` AS `trace_id`,
+    `p`.`span_id` AS `span_id`,
+    `p`.`share_group` AS `share_group`,
+    `p`.`provider` AS `provider`,
+    `p`.`model` AS `model`,
     `p`.`rule` AS `rule`,
-    `s`.`agent_id` AS `payer_agent_id`,
-    `s`.`team` AS `payer_team`,
-    `s`.`project` AS `payer_project`,
-    `s`.`business_unit` AS `payer_business_unit`,
+    `p`.`agent_id` AS `payer_agent_id`,
+    `p`.`team` AS `payer_team`,
+    `p`.`project` AS `payer_project`,
+    `p`.`business_unit` AS `payer_business_unit`,
     `p`.`agent` AS `agent_id`,
-    if(`p`.`rule` IN ('direct', 'invalid_share'), `s`.`team`, `i`.`identity`.1) AS `team`,
-    if(`p`.`rule` IN ('direct', 'invalid_share'), `s`.`project`, `i`.`identity`.2) AS `project`,
-    if(`p`.`rule` IN ('direct', 'invalid_share'), `s`.`business_unit`, `i`.`identity`.3) AS `business_unit`,
+    if(`p`.`rule` IN ('direct', 'invalid_share'), `p`.`team`, `i`.`identity`.1) AS `team`,
+    if(`p`.`rule` IN ('direct', 'invalid_share'), `p`.`project`, `i`.`identity`.2) AS `project`,
+    if(`p`.`rule` IN ('direct', 'invalid_share'), `p`.`business_unit`, `i`.`identity`.3) AS `business_unit`,
     `p`.`weight` AS `weight`,
     toDecimal128(`amount_pico`, 0) * toDecimal128('0.000000000001', 12) AS `cost`
 FROM
@@ -505,7 +513,6 @@ FROM
     SELECT *, `base` + if(`rank` <= `amount` - `given`, 1, 0) AS `amount_pico`
     FROM `split`
 ) AS `p`
-INNER JOIN `src` AS `s` ON `s`.`trace_id` = `p`.`trace_id` AND `s`.`span_id` = `p`.`span_id` AND `s`.`dup` = `p`.`dup`
 LEFT JOIN `ids` AS `i` ON `i`.`agent_id` = `p`.`agent`
 WHERE `p`.`amount_pico` > 0
   AND throwIf({orchestrator:String} NOT IN ('keep', 'proportional', 'even'),
