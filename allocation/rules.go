@@ -135,6 +135,7 @@ func Allocate(rows []Row, mode Orchestrator) ([]Allocation, error) {
 		return nil, err
 	}
 	subs := subAgentWeights(rows, mode)
+	reads := readIndex(rows)
 	var out []Allocation
 	for i, r := range rows {
 		emit := func(rule Rule, total pricing.Money, parts []Part) error {
@@ -168,7 +169,7 @@ func Allocate(rows []Row, mode Orchestrator) ([]Allocation, error) {
 			continue
 		}
 		rest := r.Total
-		if readers := cacheReaders(rows, i); len(readers) > 0 {
+		if readers := cacheReaders(rows, reads, i); len(readers) > 0 {
 			cw := r.CacheWrite
 			if cw.Cmp(r.Total) > 0 {
 				cw = r.Total
@@ -196,7 +197,7 @@ func Allocate(rows []Row, mode Orchestrator) ([]Allocation, error) {
 // cacheReaders returns, by agent, the read tokens of the rows that read the
 // cache row w wrote: same share group, provider and model, cache reads, and
 // w.Time < r.Time <= w.Time + lifetime. Nil when w writes nothing.
-func cacheReaders(rows []Row, w int) []Part {
+func cacheReaders(rows []Row, reads map[cacheKey][]int, w int) []Part {
 	wr := rows[w]
 	g := wr.ShareGroup()
 	if wr.CacheWrite.IsZero() || g == "" {
@@ -204,16 +205,29 @@ func cacheReaders(rows []Row, w int) []Part {
 	}
 	end := wr.Time.Add(wr.lifetime())
 	tokens := map[string]uint64{}
-	for j, r := range rows {
-		if j == w || r.CacheReadTokens == 0 || !r.Time.After(wr.Time) || r.Time.After(end) {
-			continue
-		}
-		if r.ShareGroup() != g || r.Provider != wr.Provider || r.Model != wr.Model {
+	for _, j := range reads[cacheKey{g, wr.Provider, wr.Model}] {
+		r := rows[j]
+		if j == w || !r.Time.After(wr.Time) || r.Time.After(end) {
 			continue
 		}
 		tokens[r.AgentID] += r.CacheReadTokens
 	}
 	return sortedParts(tokens, func(v uint64) *big.Int { return new(big.Int).SetUint64(v) })
+}
+
+// cacheKey is what a cache is shared by: share group, provider and model.
+type cacheKey struct{ group, provider, model string }
+
+// readIndex lists, per cacheKey, the rows that read cached tokens.
+func readIndex(rows []Row) map[cacheKey][]int {
+	m := map[cacheKey][]int{}
+	for i, r := range rows {
+		if g := r.ShareGroup(); g != "" && r.CacheReadTokens > 0 {
+			k := cacheKey{g, r.Provider, r.Model}
+			m[k] = append(m[k], i)
+		}
+	}
+	return m
 }
 
 type traceDay struct {
