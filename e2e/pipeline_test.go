@@ -52,8 +52,16 @@ type collector struct {
 // factories and otelcol, on free ports, writing to a fresh database.
 func startCollector(t testing.TB) *collector {
 	t.Helper()
+	return startCollectorWith(t, chtest.New(t))
+}
+
+// startCollectorWith runs the demo config in-process writing to db, with
+// overrides (confmap URIs such as "yaml:processors::agentcost::hold::wait: 1s")
+// merged over it in order.
+func startCollectorWith(t testing.TB, db *chtest.DB, overrides ...string) *collector {
+	t.Helper()
 	t.Chdir(repoRoot(t))
-	c := &collector{grpc: freeAddr(t), http: freeAddr(t), budget: freeAddr(t), db: chtest.New(t)}
+	c := &collector{grpc: freeAddr(t), http: freeAddr(t), budget: freeAddr(t), db: db}
 	t.Setenv("AGENTCOST_OTLP_GRPC_ENDPOINT", c.grpc)
 	t.Setenv("AGENTCOST_OTLP_HTTP_ENDPOINT", c.http)
 	t.Setenv("AGENTCOST_BUDGET_ENDPOINT", c.budget)
@@ -67,7 +75,7 @@ func startCollector(t testing.TB) *collector {
 		DisableGracefulShutdown: true,
 		SkipSettingGRPCLogger:   true,
 		ConfigProviderSettings: otelcol.ConfigProviderSettings{ResolverSettings: confmap.ResolverSettings{
-			URIs:              []string{"file:" + demoConfig},
+			URIs:              append([]string{"file:" + demoConfig}, overrides...),
 			ProviderFactories: []confmap.ProviderFactory{fileprovider.NewFactory(), envprovider.NewFactory(), yamlprovider.NewFactory()},
 			DefaultScheme:     "env",
 		}},
