@@ -75,6 +75,10 @@ fuzz: ## Bounded fuzz runs (FUZZTIME=30s each): span attributes, catalog and reg
 fuzz-long: ## Every fuzzer for FUZZTIME_LONG each (default 10m; findings land in testdata/fuzz).
 	$(MAKE) fuzz FUZZTIME=$(or $(FUZZTIME_LONG),10m)
 
+.PHONY: loadtest
+loadtest: build clickhouse ## Stepped load test of the built collector with agentsim against the local ClickHouse (LOADTEST_FLAGS=...; about 5 min).
+	$(GO) run ./loadtest $(LOADTEST_FLAGS)
+
 .PHONY: bench
 bench: clickhouse ## Run the Go benchmarks (BENCH=regexp to select); compare runs with benchstat.
 	$(GO) test $(BENCH_FLAGS) ./...
