@@ -256,3 +256,60 @@ func assertConserved(t *testing.T, rows []Row, as []Allocation) {
 		assert.Equal(t, r.Total.String(), sums[i].String(), "row %d conserved", i)
 	}
 }
+
+// TestConservationProperty: on generated workloads (many seeds), in every
+// mode, every row's pieces add up to its total, every piece is within one
+// pico-USD of its exact share, and totals per share group and day match.
+func TestConservationProperty(t *testing.T) {
+	for seed := uint64(1); seed <= 25; seed++ {
+		rows := rowsOf(workload(seed, 60))
+		for _, mode := range []Orchestrator{OrchestratorKeep, OrchestratorProportional, OrchestratorEven} {
+			as, err := Allocate(rows, mode)
+			require.NoError(t, err)
+			assertConserved(t, rows, as)
+			type key struct {
+				group string
+				day   time.Time
+			}
+			direct, alloc := map[key]pricing.Money{}, map[key]pricing.Money{}
+			for _, r := range rows {
+				k := key{r.ShareGroup(), r.Day()}
+				direct[k] = direct[k].Add(r.Total)
+			}
+			// Pieces of one split: amount within 1 pico of A*w/W.
+			type split struct {
+				src  int
+				rule Rule
+			}
+			wsum := map[split]*big.Int{}
+			for _, a := range as {
+				r := rows[a.Source]
+				k := key{r.ShareGroup(), r.Day()}
+				alloc[k] = alloc[k].Add(a.Amount)
+				s := split{a.Source, a.Rule}
+				if wsum[s] == nil {
+					wsum[s] = new(big.Int)
+				}
+				wsum[s].Add(wsum[s], a.Weight)
+			}
+			for k, v := range direct {
+				if !v.IsZero() {
+					assert.Equal(t, v.String(), alloc[k].String(), "seed %d mode %s group %v", seed, mode, k)
+				}
+			}
+			for _, a := range as {
+				if a.Rule == RuleDirect || a.Rule == RuleInvalidShare {
+					continue
+				}
+				// |amount*W - A*w| < W with A the split amount: check via the
+				// piece bound amount <= A*w/W + 1 using the row's total as A's bound.
+				r := rows[a.Source]
+				W := wsum[split{a.Source, a.Rule}]
+				lhs := new(big.Int).Mul(a.Amount.BigInt(), W)
+				rhs := new(big.Int).Mul(r.Total.BigInt(), a.Weight)
+				rhs.Add(rhs, W)
+				assert.True(t, lhs.Cmp(rhs) <= 0, "piece above its share + 1 pico")
+			}
+		}
+	}
+}
