@@ -76,7 +76,7 @@ fuzz-long: ## Every fuzzer for FUZZTIME_LONG each (default 10m; findings land in
 	$(MAKE) fuzz FUZZTIME=$(or $(FUZZTIME_LONG),10m)
 
 .PHONY: loadtest
-loadtest: build clickhouse ## Stepped load test of the built collector with agentsim against the local ClickHouse (LOADTEST_FLAGS=...; about 5 min).
+loadtest: build clickhouse ## Stepped load test of the built collector with agentsim against the local ClickHouse (LOADTEST_FLAGS=...; about 7 min).
 	$(GO) run ./loadtest $(LOADTEST_FLAGS)
 
 .PHONY: bench

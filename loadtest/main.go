@@ -64,7 +64,7 @@ func main() {
 	flag.StringVar(&o.collector, "collector", "dist/otelcol-agentcost", "collector binary (make build)")
 	flag.StringVar(&o.config, "config", "examples/demo/config.yaml", "collector config (listen addresses and database from the AGENTCOST_* variables)")
 	flag.StringVar(&o.dsn, "dsn", envOr("AGENTCOST_CLICKHOUSE_DSN", "clickhouse://127.0.0.1:9000/default"), "ClickHouse server")
-	flag.StringVar(&steps, "steps", "1000,2000,4000,6000,8000,10000", "target rates, spans/s, in increasing order")
+	flag.StringVar(&steps, "steps", "5000,10000,15000,20000,25000,30000,40000", "target rates, spans/s, in increasing order")
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "how long each step sends")
 	flag.DurationVar(&o.drain, "drain", 15*time.Second, "how long after the end of sending every row must be visible")
 	flag.BoolVar(&o.keep, "keep", false, "keep the step databases")
@@ -145,8 +145,8 @@ func run(o options) error {
 		db := fmt.Sprintf("agentcost_load_%s_%d", runID, i)
 		r := step(o, opts, admin, pr, db, target, o.seed+uint64(i))
 		results = append(results, r)
-		fmt.Printf("step %d: target %d spans/s: sent %.0f spans/s, rows %d/%d, failed %d, cpu %.2f s/10k spans, rss %.0f MiB, p50 %s p99 %s, drained %v in %s, ok %v%s\n",
-			i, target, r.sentRate, r.rows, r.wantRows, r.failed, r.cpuSeconds, r.peakRSSMiB, r.p50, r.p99, r.drained,
+		fmt.Printf("step %d: target %d spans/s: sent %.0f spans/s, rows %d/%d (%d distinct spans), failed %d, cpu %.2f s/10k spans, rss %.0f MiB, p50 %s p99 %s, drained %v in %s, ok %v%s\n",
+			i, target, r.sentRate, r.rows, r.wantRows, r.distinct, r.failed, r.cpuSeconds, r.peakRSSMiB, r.p50, r.p99, r.drained,
 			r.drainTime.Round(100*time.Millisecond), r.ok(), errSuffix(r.err))
 		if !o.keep {
 			_ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db+" SYNC")
@@ -169,10 +169,10 @@ func errSuffix(err error) string {
 func report(rs []result) {
 	fmt.Println()
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "target spans/s\tsent spans/s\trows stored/sent\tcollector CPU s/10k spans\tpeak RSS MiB\tp50 visible\tp99 visible\tsender CPU s/10k spans\tzero loss\t")
+	fmt.Fprintln(w, "target spans/s\tsent spans/s\trows stored/sent\tduplicates\tcollector CPU s/10k spans\tpeak RSS MiB\tp50 visible\tp99 visible\tsender CPU s/10k spans\tzero loss\t")
 	best := -1
 	for i, r := range rs {
-		fmt.Fprintf(w, "%d\t%.0f\t%d/%d\t%.3f\t%.0f\t%s\t%s\t%.3f\t%v\t\n", r.target, r.sentRate, r.rows, r.wantRows,
+		fmt.Fprintf(w, "%d\t%.0f\t%d/%d\t%d\t%.3f\t%.0f\t%s\t%s\t%.3f\t%v\t\n", r.target, r.sentRate, r.rows, r.wantRows, uint64(r.rows)-r.distinct,
 			r.cpuSeconds, r.peakRSSMiB, r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), r.senderCPUSecond, r.ok())
 		if r.ok() {
 			best = i
