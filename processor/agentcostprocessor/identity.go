@@ -65,7 +65,7 @@ type resInfo struct{ fallbackID string }
 type scratch struct {
 	spans       []spanInfo
 	res         []resInfo
-	index       map[spanKey]int32
+	index       spanIndex
 	pending     int
 	held        int
 	remember    int // spans worth remembering for later batches
@@ -78,20 +78,21 @@ type scratch struct {
 }
 
 func newScratch() *scratch {
-	return &scratch{index: make(map[spanKey]int32, 256)}
+	return &scratch{}
 }
 
 func (sc *scratch) grow(n int) {
 	if cap(sc.spans) < n {
 		sc.spans = make([]spanInfo, 0, n)
 	}
+	sc.index.init(n)
 }
 
 func (sc *scratch) reset() {
 	clear(sc.spans)
 	sc.spans = sc.spans[:0]
 	sc.res = sc.res[:0]
-	clear(sc.index)
+	sc.index.slots = sc.index.slots[:0]
 	sc.pending, sc.held, sc.remember, sc.rootPending = 0, 0, 0, 0
 	sc.buf = nil
 	sc.ctr.reset()
@@ -114,7 +115,7 @@ func (sc *scratch) ancestors(s *spanInfo) walkResult {
 	if s.top {
 		return walkResult{complete: true}
 	}
-	if pi, ok := sc.index[spanKey{s.trace, s.parent}]; ok {
+	if pi, ok := sc.index.get(sc.spans, s.trace, s.parent); ok {
 		return sc.upFrom(pi, 0)
 	}
 	return walkResult{}
@@ -133,7 +134,7 @@ func (sc *scratch) upFrom(i int32, depth int) walkResult {
 	var r walkResult
 	if s.top {
 		r.complete = true
-	} else if pi, ok := sc.index[spanKey{s.trace, s.parent}]; ok {
+	} else if pi, ok := sc.index.get(sc.spans, s.trace, s.parent); ok {
 		r = sc.upFrom(pi, depth+1)
 	}
 	if s.own.id != "" {
@@ -183,7 +184,7 @@ func walk(sc *scratch, ht *heldTrace, rec *recentNodes, trace pcommon.TraceID, p
 
 func lookup(sc *scratch, ht *heldTrace, rec *recentNodes, trace pcommon.TraceID, id pcommon.SpanID) (node, bool) {
 	if sc != nil {
-		if i, ok := sc.index[spanKey{trace, id}]; ok {
+		if i, ok := sc.index.get(sc.spans, trace, id); ok {
 			s := &sc.spans[i]
 			return node{parent: s.parent, top: s.top, agent: s.own}, true
 		}

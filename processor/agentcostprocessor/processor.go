@@ -286,7 +286,7 @@ func (p *agentcostProcessor) extract(sc *scratch, td ptrace.Traces) {
 				s.span, s.res, s.scope = span, ri, scope
 				s.rsIdx, s.ssIdx = int32(i), int32(j)
 				p.fillSpan(s, span)
-				sc.index[spanKey{s.trace, s.id}] = int32(len(sc.spans) - 1)
+				sc.index.put(sc.spans, int32(len(sc.spans)-1))
 				if remembered(s) {
 					sc.remember++
 				}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/agentcost/agentcost/internal/attrs"
 	"github.com/agentcost/agentcost/internal/genai"
+	"github.com/agentcost/agentcost/internal/registry"
 	"github.com/agentcost/agentcost/internal/spend"
 	"github.com/agentcost/agentcost/pricing"
 	"github.com/agentcost/agentcost/processor/agentcostprocessor/internal/metadata"
@@ -56,6 +57,9 @@ func (d *decBuf) hex64(v uint64) int {
 }
 
 func (d *decBuf) str(i int) string {
+	if i < 0 {
+		return ""
+	}
 	s, e := d.idx[i][0], d.idx[i][1]
 	if s == e {
 		return ""
@@ -73,75 +77,163 @@ type outcome struct {
 	breakdown              bool // write the catalog breakdown
 }
 
+// stamp is everything finish writes on one span, computed before anything
+// is written so that the attribute map grows once, to the exact size: write
+// runs twice, first only counting the attributes, then putting them.
+type stamp struct {
+	id                                     identity
+	team, project, bu, cc, owner, idStatus string
+	labels                                 []registry.KV
+	operation                              string
+	billable                               bool
+	provider, reqModel, respModel, tier    string
+	batch                                  bool
+	tool, user, conv                       string
+	usage                                  bool
+	u                                      pricing.Usage
+	mode                                   genai.InputMode
+	total, in, cr, cw, out, reas, other    string
+	reported, catalog, hash                string
+	status, reason, source                 string
+	currency, usageCost                    bool
+	usageCostValue                         float64
+	hasResult                              bool
+	priceProvider, priceModel, priceID     string
+	match                                  pricing.MatchKind
+	catalogVersion                         string
+}
+
+// write puts the stamp's attributes through w, in the contract's order.
+func (st *stamp) write(w *attrWriter) {
+	w.str(attrs.AgentID, st.id.agent.id)
+	w.nonEmpty(attrs.AgentName, st.id.agent.name)
+	w.nonEmpty(attrs.AgentVersion, st.id.agent.version)
+	w.str(attrs.RootAgentID, st.id.root)
+	w.nonEmpty(attrs.Team, st.team)
+	w.nonEmpty(attrs.Project, st.project)
+	w.nonEmpty(attrs.BusinessUnit, st.bu)
+	w.nonEmpty(attrs.CostCenter, st.cc)
+	w.nonEmpty(attrs.Owner, st.owner)
+	w.str(attrs.IdentityStatus, st.idStatus)
+	for _, kv := range st.labels {
+		w.str(kv.Key, kv.Value)
+	}
+	w.str(attrs.Operation, st.operation)
+	if !st.billable {
+		return
+	}
+
+	// Dimensions.
+	w.nonEmpty(attrs.Provider, st.provider)
+	w.nonEmpty(attrs.RequestModel, st.reqModel)
+	w.nonEmpty(attrs.ResponseModel, st.respModel)
+	w.nonEmpty(attrs.ServiceTier, st.tier)
+	if st.batch {
+		w.bool(attrs.Batch, true)
+	}
+	w.nonEmpty(attrs.ToolName, st.tool)
+	w.nonEmpty(attrs.UserID, st.user)
+	w.nonEmpty(attrs.ConversationID, st.conv)
+
+	if st.usage {
+		// Usage as priced (not written when a raw value was unusable).
+		// Input and output always; the parts only when non-zero (readers
+		// take a missing part as zero).
+		u := &st.u
+		w.int(attrs.UsageInputTokens, clampInt(u.InputTokens))
+		w.int(attrs.UsageOutputTokens, clampInt(u.OutputTokens))
+		w.nonZero(attrs.UsageCacheReadTokens, u.CacheReadTokens)
+		w.nonZero(attrs.UsageCacheWriteTokens, u.CacheWriteTokens)
+		w.nonZero(attrs.UsageCacheWrite1hTokens, u.CacheWrite1hTokens)
+		w.nonZero(attrs.UsageReasoningTokens, u.ReasoningTokens)
+		w.str(attrs.UsageInputMode, st.mode.String())
+	}
+
+	w.nonEmpty(attrs.CostTotal, st.total)
+	w.nonEmpty(attrs.CostInput, st.in)
+	w.nonEmpty(attrs.CostCacheRead, st.cr)
+	w.nonEmpty(attrs.CostCacheWrite, st.cw)
+	w.nonEmpty(attrs.CostOutput, st.out)
+	w.nonEmpty(attrs.CostReasoning, st.reas)
+	w.nonEmpty(attrs.CostOther, st.other)
+	w.nonEmpty(attrs.CostReported, st.reported)
+	w.nonEmpty(attrs.CostCatalog, st.catalog)
+	w.nonEmpty(attrs.ToolCallHash, st.hash)
+	w.str(attrs.CostStatus, st.status)
+	w.nonEmpty(attrs.CostReason, st.reason)
+	w.nonEmpty(attrs.CostSource, st.source)
+	if st.currency {
+		w.str(attrs.Currency, "USD")
+	}
+	if st.usageCost {
+		w.double(attrs.GenAIUsageCost, st.usageCostValue)
+	}
+	if st.hasResult {
+		w.nonEmpty(attrs.PricingProvider, st.priceProvider)
+		w.nonEmpty(attrs.PricingModel, st.priceModel)
+		w.nonEmpty(attrs.PricingPriceID, st.priceID)
+		if st.match != pricing.MatchNone {
+			w.str(attrs.PricingMatch, st.match.String())
+		}
+	}
+	w.str(attrs.PricingCatalogVersion, st.catalogVersion)
+}
+
 // finish stamps identity on a GenAI span and, when it is billable, prices it
 // and writes the normalised usage, cost and provenance.
 func (p *agentcostProcessor) finish(ctx context.Context, s *spanInfo, res *resInfo, ctr *counters, w *attrWriter, buf *[]byte) {
 	c := &s.call
-	billable := c.Kind.Billable()
-	w.reset()
-	defer w.flush(s.span.Attributes())
+	var st stamp
+	st.billable = c.Kind.Billable()
+	defer func() {
+		m := s.span.Attributes()
+		w.counting, w.n = true, 0
+		st.write(w)
+		m.EnsureCapacity(m.Len() + w.n)
+		w.counting, w.m = false, m
+		st.write(w)
+		w.m = pcommon.Map{}
+	}()
 
 	// Identity.
-	id := s.ident
+	st.id = s.ident
+	id := &st.id
 	if id.agent.id == "" {
-		id = identity{agent: agentRef{id: res.fallbackID, name: res.fallbackID}, root: res.fallbackID, status: statusFallback}
+		*id = identity{agent: agentRef{id: res.fallbackID, name: res.fallbackID}, root: res.fallbackID, status: statusFallback}
 	}
 	if id.root == "" {
 		id.root = id.agent.id
 	}
 	entry, registered := p.reg.Current().Lookup(id.agent.id)
-	var idStatus string
 	switch id.status {
 	case statusInherited:
-		idStatus = attrs.IdentityInherited
+		st.idStatus = attrs.IdentityInherited
 	case statusFallback:
-		idStatus = attrs.IdentityFallback
+		st.idStatus = attrs.IdentityFallback
 	default:
-		idStatus = attrs.IdentityUnregistered
+		st.idStatus = attrs.IdentityUnregistered
 		if registered {
-			idStatus = attrs.IdentityRegistered
+			st.idStatus = attrs.IdentityRegistered
 		}
 	}
 	d := &p.cfg.Registry.Defaults
-	team, project, bu, cc, owner := d.Team, d.Project, d.BusinessUnit, d.CostCenter, d.Owner
+	st.team, st.project, st.bu, st.cc, st.owner = d.Team, d.Project, d.BusinessUnit, d.CostCenter, d.Owner
 	if registered {
-		team, project, bu, cc, owner = entry.Team, entry.Project, entry.BusinessUnit, entry.CostCenter, entry.Owner
+		st.team, st.project, st.bu, st.cc, st.owner = entry.Team, entry.Project, entry.BusinessUnit, entry.CostCenter, entry.Owner
+		st.labels = entry.LabelAttrs
 	}
-	w.str(attrs.AgentID, id.agent.id)
-	w.nonEmpty(attrs.AgentName, id.agent.name)
-	w.nonEmpty(attrs.AgentVersion, id.agent.version)
-	w.str(attrs.RootAgentID, id.root)
-	w.nonEmpty(attrs.Team, team)
-	w.nonEmpty(attrs.Project, project)
-	w.nonEmpty(attrs.BusinessUnit, bu)
-	w.nonEmpty(attrs.CostCenter, cc)
-	w.nonEmpty(attrs.Owner, owner)
-	w.str(attrs.IdentityStatus, idStatus)
-	if registered {
-		for _, kv := range entry.LabelAttrs {
-			w.str(kv.Key, kv.Value)
-		}
-	}
-	w.str(attrs.Operation, c.Operation)
-	if !billable {
+	st.operation = c.Operation
+	if !st.billable {
 		return
 	}
 
 	// Dimensions.
-	provider := c.Provider
+	st.provider = c.Provider
 	if np := p.cat.NormalizeProvider(c.Provider); np != "" {
-		provider = np
+		st.provider = np
 	}
-	w.nonEmpty(attrs.Provider, provider)
-	w.nonEmpty(attrs.RequestModel, c.RequestModel)
-	w.nonEmpty(attrs.ResponseModel, c.ResponseModel)
-	w.nonEmpty(attrs.ServiceTier, c.ServiceTier)
-	if c.Batch {
-		w.bool(attrs.Batch, true)
-	}
-	w.nonEmpty(attrs.ToolName, c.ToolName)
-	w.nonEmpty(attrs.UserID, c.UserID)
-	w.nonEmpty(attrs.ConversationID, c.ConversationID)
+	st.reqModel, st.respModel, st.tier, st.batch = c.RequestModel, c.ResponseModel, c.ServiceTier, c.Batch
+	st.tool, st.user, st.conv = c.ToolName, c.UserID, c.ConversationID
 
 	var at time.Time
 	if ts := s.span.StartTimestamp(); ts != 0 {
@@ -149,25 +241,13 @@ func (p *agentcostProcessor) finish(ctx context.Context, s *spanInfo, res *resIn
 	}
 
 	var o outcome
-	var u pricing.Usage
-	mode := genai.InputInclusive
+	st.mode = genai.InputInclusive
 	if c.Kind == genai.KindTool {
-		o = p.priceTool(c, provider, at)
+		o = p.priceTool(c, st.provider, at)
 	} else {
-		u, mode = c.Usage(p.inputMode(c.Provider, s.scope))
-		o = p.priceCall(ctx, c, u, at)
-	}
-	if c.Kind != genai.KindTool && (o.status != attrs.StatusUsageError || o.hasResult) {
-		// Usage as priced (not written when a raw value was unusable).
-		// Input and output always; the parts only when non-zero (readers
-		// take a missing part as zero).
-		w.int(attrs.UsageInputTokens, clampInt(u.InputTokens))
-		w.int(attrs.UsageOutputTokens, clampInt(u.OutputTokens))
-		w.nonZero(attrs.UsageCacheReadTokens, u.CacheReadTokens)
-		w.nonZero(attrs.UsageCacheWriteTokens, u.CacheWriteTokens)
-		w.nonZero(attrs.UsageCacheWrite1hTokens, u.CacheWrite1hTokens)
-		w.nonZero(attrs.UsageReasoningTokens, u.ReasoningTokens)
-		w.str(attrs.UsageInputMode, mode.String())
+		st.u, st.mode = c.Usage(p.inputMode(c.Provider, s.scope))
+		o = p.priceCall(ctx, c, st.u, at)
+		st.usage = o.status != attrs.StatusUsageError || o.hasResult
 	}
 
 	// Decimal strings, one buffer.
@@ -179,7 +259,6 @@ func (p *agentcostProcessor) finish(ctx context.Context, s *spanInfo, res *resIn
 		*buf = make([]byte, 0, 64*10*24)
 	}
 	db.b = *buf
-	defer func() { *buf = db.b }()
 	iTotal, iIn, iCR, iCW, iOut, iReas, iOther, iRep, iCat, iHash := -1, -1, -1, -1, -1, -1, -1, -1, -1, -1
 	if o.hasRecord {
 		iTotal = db.money(o.record)
@@ -203,35 +282,20 @@ func (p *agentcostProcessor) finish(ctx context.Context, s *spanInfo, res *resIn
 		_, _ = h.Write(unsafe.Slice(unsafe.StringData(c.ToolArguments), len(c.ToolArguments)))
 		iHash = db.hex64(h.Sum64())
 	}
-	w.idx(attrs.CostTotal, &db, iTotal)
-	w.idx(attrs.CostInput, &db, iIn)
-	w.idx(attrs.CostCacheRead, &db, iCR)
-	w.idx(attrs.CostCacheWrite, &db, iCW)
-	w.idx(attrs.CostOutput, &db, iOut)
-	w.idx(attrs.CostReasoning, &db, iReas)
-	w.idx(attrs.CostOther, &db, iOther)
-	w.idx(attrs.CostReported, &db, iRep)
-	w.idx(attrs.CostCatalog, &db, iCat)
-	w.idx(attrs.ToolCallHash, &db, iHash)
-	w.str(attrs.CostStatus, o.status)
-	w.nonEmpty(attrs.CostReason, o.reason)
-	w.nonEmpty(attrs.CostSource, o.source)
-	if o.hasRecord || o.status == attrs.StatusNotBillable {
-		w.str(attrs.Currency, "USD")
-	}
+	*buf = db.b
+	st.total, st.in, st.cr, st.cw, st.out = db.str(iTotal), db.str(iIn), db.str(iCR), db.str(iCW), db.str(iOut)
+	st.reas, st.other, st.reported, st.catalog, st.hash = db.str(iReas), db.str(iOther), db.str(iRep), db.str(iCat), db.str(iHash)
+	st.status, st.reason, st.source = o.status, o.reason, o.source
+	st.currency = o.hasRecord || o.status == attrs.StatusNotBillable
 	if o.hasRecord && (!c.HasUsageCost || p.cfg.Overwrite) {
-		w.double(attrs.GenAIUsageCost, o.record.Float64())
+		st.usageCost, st.usageCostValue = true, o.record.Float64()
 	}
 	if o.hasResult {
 		r := &o.result
-		w.nonEmpty(attrs.PricingProvider, r.Provider)
-		w.nonEmpty(attrs.PricingModel, r.Model)
-		w.nonEmpty(attrs.PricingPriceID, r.PriceID)
-		if r.Match != pricing.MatchNone {
-			w.str(attrs.PricingMatch, r.Match.String())
-		}
+		st.hasResult = true
+		st.priceProvider, st.priceModel, st.priceID, st.match = r.Provider, r.Model, r.PriceID, r.Match
 	}
-	w.str(attrs.PricingCatalogVersion, p.cat.Version())
+	st.catalogVersion = p.cat.Version()
 
 	ctr.add(o.status, o.reason)
 	if o.hasRecord && p.accruer != nil && (o.status == attrs.StatusPriced || o.status == attrs.StatusProviderReported) {
@@ -241,42 +305,28 @@ func (p *agentcostProcessor) finish(ctx context.Context, s *spanInfo, res *resIn
 		}
 		p.accruer.Accrue(spend.Charge{
 			Time: at, Cost: o.record, AgentID: id.agent.id, RootAgentID: id.root,
-			Team: team, Project: project, BusinessUnit: bu, CostCenter: cc,
-			Provider: provider, Model: model,
+			Team: st.team, Project: st.project, BusinessUnit: st.bu, CostCenter: st.cc,
+			Provider: st.provider, Model: model,
 		})
 	}
 }
 
-// attrWriter collects a span's new attributes so the map grows once, to
-// the exact size, before they are written.
+// attrWriter writes a span's new attributes. In counting mode it only
+// counts them (so the map grows once, to the exact size); otherwise it puts
+// them into m.
 type attrWriter struct {
-	kv    [64]pendingAttr
-	n     int
-	extra []pendingAttr // beyond kv (many registry labels)
+	m        pcommon.Map
+	n        int
+	counting bool
 }
 
-type pendingAttr struct {
-	k, s string
-	i    int64
-	d    float64
-	t    pcommon.ValueType
-}
-
-func (w *attrWriter) reset() {
-	w.n = 0
-	w.extra = w.extra[:0]
-}
-
-func (w *attrWriter) add(a pendingAttr) {
-	if w.n < len(w.kv) {
-		w.kv[w.n] = a
+func (w *attrWriter) str(k, v string) {
+	if w.counting {
 		w.n++
 		return
 	}
-	w.extra = append(w.extra, a)
+	w.m.PutStr(k, v)
 }
-
-func (w *attrWriter) str(k, v string) { w.add(pendingAttr{k: k, s: v, t: pcommon.ValueTypeStr}) }
 
 func (w *attrWriter) nonEmpty(k, v string) {
 	if v != "" {
@@ -284,7 +334,13 @@ func (w *attrWriter) nonEmpty(k, v string) {
 	}
 }
 
-func (w *attrWriter) int(k string, v int64) { w.add(pendingAttr{k: k, i: v, t: pcommon.ValueTypeInt}) }
+func (w *attrWriter) int(k string, v int64) {
+	if w.counting {
+		w.n++
+		return
+	}
+	w.m.PutInt(k, v)
+}
 
 func (w *attrWriter) nonZero(k string, v uint64) {
 	if v != 0 {
@@ -293,47 +349,19 @@ func (w *attrWriter) nonZero(k string, v uint64) {
 }
 
 func (w *attrWriter) double(k string, v float64) {
-	w.add(pendingAttr{k: k, d: v, t: pcommon.ValueTypeDouble})
+	if w.counting {
+		w.n++
+		return
+	}
+	w.m.PutDouble(k, v)
 }
 
 func (w *attrWriter) bool(k string, v bool) {
-	var i int64
-	if v {
-		i = 1
+	if w.counting {
+		w.n++
+		return
 	}
-	w.add(pendingAttr{k: k, i: i, t: pcommon.ValueTypeBool})
-}
-
-func (w *attrWriter) idx(k string, db *decBuf, i int) {
-	if i >= 0 {
-		w.str(k, db.str(i))
-	}
-}
-
-// flush grows m once and writes the collected attributes.
-func (w *attrWriter) flush(m pcommon.Map) {
-	m.EnsureCapacity(m.Len() + w.n + len(w.extra))
-	for _, a := range w.kv[:w.n] {
-		put(m, a)
-	}
-	for _, a := range w.extra {
-		put(m, a)
-	}
-}
-
-func put(m pcommon.Map, a pendingAttr) {
-	{
-		switch a.t {
-		case pcommon.ValueTypeStr:
-			m.PutStr(a.k, a.s)
-		case pcommon.ValueTypeInt:
-			m.PutInt(a.k, a.i)
-		case pcommon.ValueTypeDouble:
-			m.PutDouble(a.k, a.d)
-		case pcommon.ValueTypeBool:
-			m.PutBool(a.k, a.i != 0)
-		}
-	}
+	w.m.PutBool(k, v)
 }
 
 func clampInt(v uint64) int64 {
