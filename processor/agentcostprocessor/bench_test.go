@@ -181,12 +181,12 @@ func benchProcess(b *testing.B, reuse bool) {
 		require.NoError(b, p.Start(context.Background(), componenttest.NewNopHost()))
 
 		// Attributes the processor adds per span, for the pdata floor below.
-		added := make([][]string, out.Len())
+		added := make([][]addedAttr, out.Len())
 		orig := fixture.ResourceSpans().At(0).ScopeSpans().At(0).Spans()
 		for i := range added {
-			for k := range out.At(i).Attributes().All() {
+			for k, v := range out.At(i).Attributes().All() {
 				if _, ok := orig.At(i).Attributes().Get(k); !ok {
-					added[i] = append(added[i], k)
+					added[i] = append(added[i], addedAttr{k, v})
 				}
 			}
 		}
@@ -226,13 +226,21 @@ func benchProcess(b *testing.B, reuse bool) {
 	}
 }
 
-var benchAdded [][]string
+// addedAttr is one attribute the processor added to a fixture span, with
+// the value it wrote.
+type addedAttr struct {
+	k string
+	v pcommon.Value
+}
 
-// BenchmarkPdataFloor writes, with the same pcommon.Map calls, as many
-// string attributes per span as BenchmarkProcess adds (it must run after
-// it, same -bench pattern), with the same keys: the cost of pdata's
-// attribute API alone, which
-// allocates one value box per attribute and scans the map on every Put.
+var benchAdded [][]addedAttr
+
+// BenchmarkPdataFloor writes on each span of the fixture exactly the
+// attributes BenchmarkProcess adds to it (it must run after it, same -bench
+// pattern): the same keys, types and values, with one EnsureCapacity and
+// the same pcommon.Map Put calls, and nothing else. It is the cost of
+// pdata's attribute API alone for the attribute contract, which allocates
+// one value box per attribute and scans the map on every Put.
 //
 //	go test ./processor/agentcostprocessor -run '^$' -bench 'BenchmarkProcess|BenchmarkPdataFloor' -benchmem -count 6
 func BenchmarkPdataFloor(b *testing.B) {
@@ -256,10 +264,19 @@ func BenchmarkPdataFloor(b *testing.B) {
 		sp := work.ResourceSpans().At(0).ScopeSpans().At(0).Spans()
 		for i := 0; i < sp.Len(); i++ {
 			m := sp.At(i).Attributes()
-			keys := benchAdded[i]
-			m.EnsureCapacity(m.Len() + len(keys))
-			for _, k := range keys {
-				m.PutStr(k, "0.001000000000")
+			add := benchAdded[i]
+			m.EnsureCapacity(m.Len() + len(add))
+			for _, a := range add {
+				switch a.v.Type() {
+				case pcommon.ValueTypeInt:
+					m.PutInt(a.k, a.v.Int())
+				case pcommon.ValueTypeDouble:
+					m.PutDouble(a.k, a.v.Double())
+				case pcommon.ValueTypeBool:
+					m.PutBool(a.k, a.v.Bool())
+				default:
+					m.PutStr(a.k, a.v.Str())
+				}
 			}
 		}
 		b.StopTimer()

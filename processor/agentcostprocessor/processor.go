@@ -281,7 +281,9 @@ func (p *agentcostProcessor) extract(sc *scratch, td ptrace.Traces) {
 			spans := ss.Spans()
 			for k := 0; k < spans.Len(); k++ {
 				span := spans.At(k)
-				sc.spans = append(sc.spans, spanInfo{})
+				// grow made room for every span of td, and the entries past
+				// len are zero (fresh, or cleared by reset): no re-zeroing.
+				sc.spans = sc.spans[:len(sc.spans)+1]
 				s := &sc.spans[len(sc.spans)-1]
 				s.span, s.res, s.scope = span, ri, scope
 				s.rsIdx, s.ssIdx = int32(i), int32(j)
