@@ -24,7 +24,7 @@ func TestStartStatusStop(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	dir := t.TempDir()
-	o := options{dir: dir, tcpPort: 19710, httpPort: 18710}
+	o := options{dir: dir, tcpPort: 19950, httpPort: 18950}
 	run := func(args ...string) (string, error) {
 		all := append(args, "-dir", dir, "-tcp-port", strconv.Itoa(o.tcpPort), "-http-port", strconv.Itoa(o.httpPort))
 		out, err := exec.Command(bin, all...).CombinedOutput()
