@@ -54,7 +54,7 @@ vet: ## Run go vet.
 	$(GO) vet ./...
 
 .PHONY: test
-test: clickhouse vet fmt-check ## Start ClickHouse if needed, then vet, gofmt check and go test -race ./... against it.
+test: clickhouse build vet fmt-check ## Start ClickHouse if needed, build the collector, then vet, gofmt check and go test -race ./... against it.
 	$(GO) test $(TEST_FLAGS) ./...
 
 .PHONY: test-short
