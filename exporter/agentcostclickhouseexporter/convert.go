@@ -65,8 +65,13 @@ var tokenColumns = [...]struct{ column, attr string }{
 
 const nTok = len(tokenColumns)
 
-// Cost columns: the exporter sends exact pico-USD integers into the
-// EPHEMERAL *_pico columns; the server derives the Decimal(38, 12) columns.
+// Cost columns: the exporter sends exact pico-USD integers, split in two
+// 64-bit words, into the EPHEMERAL *_pico (low word) and *_pico_hi (high
+// word, schema migration 0006) columns; the server derives the
+// Decimal(38, 12) columns as (hi * 2^64 + lo) * 10^-12, exact. Two UInt64
+// columns keep the insert path free of per-value allocations (the driver's
+// UInt128 and Decimal columns take *big.Int / decimal.Decimal values); the
+// high words are almost always 0 and cost next to nothing once compressed.
 var costColumns = [...]struct{ column, attr string }{
 	{"input_cost_pico", attrs.CostInput},
 	{"cache_read_cost_pico", attrs.CostCacheRead},
@@ -80,7 +85,13 @@ var costColumns = [...]struct{ column, attr string }{
 const (
 	nCost     = len(costColumns)
 	costTotal = nCost - 1
+	// hiSuffix names the high-word column of a *_pico column.
+	hiSuffix = "_hi"
 )
+
+// maxCost is the largest cost a Decimal(38, 12) column holds
+// (10^26 - 10^-12 USD). A larger cost is kept as usage_error.
+var maxCost = pricing.MustParseMoney("99999999999999999999999999.999999999999")
 
 // Resource attributes read for every row.
 const (
@@ -113,6 +124,9 @@ func insertColumns() []string {
 	for _, c := range costColumns {
 		cols = append(cols, c.column)
 	}
+	for _, c := range costColumns {
+		cols = append(cols, c.column+hiSuffix)
+	}
 	return append(cols, "duration_ns", "is_error", "extra")
 }
 
@@ -127,7 +141,8 @@ type rows struct {
 	environment  []string
 	str          [nStr][]string
 	tokens       [nTok][]uint64
-	costs        [nCost][]uint64
+	costs        [nCost][]uint64 // low 64 bits of the pico-USD amounts
+	costsHi      [nCost][]uint64 // high 64 bits
 	durationNs   []uint64
 	isError      []bool
 	extra        []map[string]string
@@ -138,7 +153,7 @@ type rows struct {
 	boxes    [nStr + 2][]any
 	interned map[string]any
 	// scratch holds one row's digest input (kept here: no allocation).
-	scratch [16 + 8 + 8 + 8]byte
+	scratch [16 + 8 + 8 + 8 + 8]byte
 
 	// skipped counts spans that are not cost events.
 	skipped int
@@ -166,6 +181,7 @@ func (r *rows) reset() {
 	}
 	for i := range r.costs {
 		r.costs[i] = r.costs[i][:0]
+		r.costsHi[i] = r.costsHi[i][:0]
 	}
 	r.ids = r.ids[:0]
 	r.durationNs = r.durationNs[:0]
@@ -293,7 +309,7 @@ func (c *converter) appendSpan(span ptrace.Span, service, env string, resExtra m
 	sa := span.Attributes()
 	var str [nStr]string
 	var tok [nTok]uint64
-	var cost [nCost]uint64
+	var cost, costHi [nCost]uint64
 	invalid := ""
 	var extra map[string]string
 	hasStatus := false
@@ -310,11 +326,11 @@ func (c *converter) appendSpan(span ptrace.Span, service, env string, resExtra m
 			}
 			tok[sl.idx] = n
 		case kindCost:
-			p, reason := picoValue(v)
+			hi, lo, reason := picoValue(v)
 			if reason != "" && invalid == "" {
 				invalid = reason + k
 			}
-			cost[sl.idx] = p
+			cost[sl.idx], costHi[sl.idx] = lo, hi
 		case kindExtra:
 			if extra == nil {
 				extra = make(map[string]string, len(allocationExtra)+len(c.extra))
@@ -395,6 +411,7 @@ func (c *converter) appendSpan(span ptrace.Span, service, env string, resExtra m
 	}
 	for i := range cost {
 		r.costs[i] = append(r.costs[i], cost[i])
+		r.costsHi[i] = append(r.costsHi[i], costHi[i])
 	}
 	r.durationNs = append(r.durationNs, dur)
 	r.isError = append(r.isError, span.Status().Code() == ptrace.StatusCodeError)
@@ -406,6 +423,7 @@ func (c *converter) appendSpan(span ptrace.Span, service, env string, resExtra m
 	copy(b[16:24], sid[:])
 	binary.LittleEndian.PutUint64(b[24:32], uint64(start))
 	binary.LittleEndian.PutUint64(b[32:40], cost[costTotal])
+	binary.LittleEndian.PutUint64(b[40:48], costHi[costTotal])
 	_, _ = r.digest.Write(b)
 }
 
@@ -459,7 +477,9 @@ func uintValue(v pcommon.Value) (uint64, bool) {
 		return uint64(n), true
 	case pcommon.ValueTypeDouble:
 		f := v.Double()
-		if f < 0 || f != math.Trunc(f) || f > math.MaxUint64 {
+		// 1<<64 is the first double past MaxUint64 (which rounds up
+		// to it): f > math.MaxUint64 would let 2^64 through.
+		if f < 0 || f != math.Trunc(f) || f >= 1<<64 {
 			return 0, false
 		}
 		return uint64(f), true
@@ -471,19 +491,20 @@ func uintValue(v pcommon.Value) (uint64, bool) {
 	}
 }
 
-// picoValue reads a cost (decimal string, USD) as pico-USD. reason is empty
-// when the value is good, else a status reason prefix.
-func picoValue(v pcommon.Value) (uint64, string) {
+// picoValue reads a cost (decimal string, USD) as pico-USD, in two 64-bit
+// words. reason is empty when the value is good, else a status reason
+// prefix.
+func picoValue(v pcommon.Value) (hi, lo uint64, reason string) {
 	if v.Type() != pcommon.ValueTypeStr {
-		return 0, reasonInvalidPrefix
+		return 0, 0, reasonInvalidPrefix
 	}
 	m, err := pricing.ParseMoney(v.Str())
 	if err != nil {
-		return 0, reasonInvalidPrefix
+		return 0, 0, reasonInvalidPrefix
 	}
-	p, ok := m.Pico()
-	if !ok {
-		return 0, reasonCostOverflow + ":"
+	if m.Cmp(maxCost) > 0 {
+		return 0, 0, reasonCostOverflow + ":"
 	}
-	return p, ""
+	hi, lo = m.Pico128()
+	return hi, lo, ""
 }

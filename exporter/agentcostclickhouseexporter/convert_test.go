@@ -1,6 +1,7 @@
 package agentcostclickhouseexporter
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/agentcost/agentcost/internal/attrs"
+	"github.com/agentcost/agentcost/pricing"
 )
 
 func convertAll(t *testing.T, extra []string, td ptrace.Traces) *rows {
@@ -34,7 +36,7 @@ func TestConvertSkipsNonCostSpans(t *testing.T) {
 func TestConvertColumnsLineUp(t *testing.T) {
 	r := convertAll(t, nil, traces(call{traceID: "a", spanID: "1", start: t0, total: "1"}))
 	// One slice per insert column, in order.
-	n := 6 + len(r.str) + len(r.tokens) + len(r.costs) + 3
+	n := 6 + len(r.str) + len(r.tokens) + len(r.costs) + len(r.costsHi) + 3
 	assert.Len(t, insertColumns(), n)
 	assert.Equal(t, "team", insertColumns()[6+4])
 	assert.Equal(t, attrs.Team, strColumns[4].attr)
@@ -42,6 +44,49 @@ func TestConvertColumnsLineUp(t *testing.T) {
 	assert.Equal(t, "cost_reason", strColumns[strCostReason].column)
 	assert.Equal(t, "currency", strColumns[strCurrency].column)
 	assert.Equal(t, "total_cost_pico", costColumns[costTotal].column)
+	assert.Equal(t, "total_cost_pico_hi", insertColumns()[6+nStr+nTok+nCost+costTotal])
+}
+
+// TestConvertLargeCosts: costs of 2^64 pico-USD (about 18.4M USD) and more
+// travel as two words; past Decimal(38, 12)'s range the row is kept as
+// usage_error; token counts stop at 2^64 - 1.
+func TestConvertLargeCosts(t *testing.T) {
+	for _, tc := range []struct {
+		cost       string
+		hi, lo     uint64
+		wantReason string
+	}{
+		{cost: "18446744.073709551615", hi: 0, lo: math.MaxUint64},
+		{cost: "18446744.073709551616", hi: 1, lo: 0},
+		{cost: "27021597764.222976000000", hi: 1464, lo: 15564440312192434176}, // 2^53 tokens at 3 USD per million
+		{cost: "99999999999999999999999999.999999999999", hi: 5421010862427522170, lo: 687399551400673279},
+		{cost: "100000000000000000000000000", wantReason: "exporter_cost_overflow:" + attrs.CostTotal},
+		{cost: "340282366920938463463374607.431768211456", wantReason: "exporter_invalid:" + attrs.CostTotal}, // 2^128 pico
+	} {
+		r := convertAll(t, nil, traces(call{traceID: "a", spanID: "1", start: t0, total: tc.cost}))
+		require.Equal(t, 1, r.len(), tc.cost)
+		assert.Equal(t, tc.wantReason, r.str[strCostReason][0], tc.cost)
+		assert.Equal(t, tc.lo, r.costs[costTotal][0], tc.cost)
+		assert.Equal(t, tc.hi, r.costsHi[costTotal][0], tc.cost)
+		if tc.wantReason == "" {
+			assert.Equal(t, pricing.MustParseMoney(tc.cost), pricing.MoneyFromPico128(tc.hi, tc.lo), tc.cost)
+		}
+	}
+	// Same low word, other high word: another deduplication token.
+	a := convertAll(t, nil, traces(call{traceID: "a", spanID: "1", start: t0, total: "0.000000000001"})).token()
+	b := convertAll(t, nil, traces(call{traceID: "a", spanID: "1", start: t0, total: "18446744.073709551617"})).token()
+	assert.NotEqual(t, a, b)
+
+	for _, tc := range []struct {
+		f  float64
+		ok bool
+	}{{f: 1 << 63, ok: true}, {f: math.Nextafter(1<<64, 0), ok: true}, {f: 1 << 64}, {f: math.MaxUint64}, {f: 1e300}} {
+		n, ok := uintValue(pcommon.NewValueDouble(tc.f))
+		assert.Equal(t, tc.ok, ok, "%g", tc.f)
+		if ok {
+			assert.Equal(t, tc.f, float64(n))
+		}
+	}
 }
 
 func TestConvertValues(t *testing.T) {

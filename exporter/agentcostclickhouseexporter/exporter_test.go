@@ -86,6 +86,51 @@ func TestRoundTrip(t *testing.T) {
 	assert.Zero(t, leaks)
 }
 
+// TestLargeCostRoundTrip: a call costing more than 2^64 pico-USD (about
+// 18.4M USD; here 2^53 tokens at real prices) is stored exactly in
+// cost_events and adds up exactly in the rollups, beside ordinary rows.
+func TestLargeCostRoundTrip(t *testing.T) {
+	db := chtest.New(t)
+	e := startDirect(t, testConfig(db))
+	const tokens = 1 << 53
+	inPrice := pricing.MustParseMoney("0.000003")  // 3 USD per million input tokens
+	outPrice := pricing.MustParseMoney("0.000015") // 15 USD per million output tokens
+	inCost, ok := inPrice.MulUint64(tokens)
+	require.True(t, ok)
+	outCost, ok := outPrice.MulUint64(tokens)
+	require.True(t, ok)
+	total := inCost.Add(outCost)
+	_, fits := inCost.Pico()
+	require.False(t, fits, "the fixture must exceed 2^64 pico-USD")
+	small := pricing.MustParseMoney("0.000000000007")
+	calls := []call{
+		{traceID: "t", spanID: "huge", start: t0, team: "cx", agent: "a", operation: "chat", provider: "openai", priceModel: "gpt-x",
+			in: tokens, out: tokens, inCost: inCost.String(), outCost: outCost.String(), total: total.String()},
+		{traceID: "t", spanID: "small", start: t0.Add(time.Minute), team: "cx", agent: "a", operation: "chat", provider: "openai", priceModel: "gpt-x",
+			in: 1, outCost: small.String(), total: small.String()},
+	}
+	require.NoError(t, e.pushTraces(context.Background(), traces(calls...)))
+
+	got := queryStrings(t, db.Conn, "SELECT cost_status, cost_reason, toString(input_tokens), toString(input_cost), toString(output_cost), toString(total_cost) FROM "+
+		db.Name+".cost_events WHERE span_id = ?", spanIDOf("huge").String())
+	require.Len(t, got, 1)
+	assert.Equal(t, "priced		9007199254740992	27021597764.222976	135107988821.11488	162129586585.337856", got[0])
+	assert.Equal(t, "27021597764.222976000000", inCost.String(), "the expected text is the exact product")
+
+	sum := total.Add(small).String()
+	for _, q := range []string{
+		"SELECT toString(sum(total_cost)) FROM " + db.Name + ".cost_events",
+		"SELECT toString(sum(total_cost)) FROM " + db.Name + ".cost_hourly",
+		"SELECT toString(sum(total_cost)) FROM " + db.Name + ".cost_daily",
+	} {
+		var s string
+		require.NoError(t, db.Conn.QueryRow(context.Background(), q).Scan(&s), q)
+		assert.Equal(t, sum, pricing.MustParseMoney(s).String(), q)
+	}
+	rollup := queryStrings(t, db.Conn, "SELECT toString(sum(input_cost)), toString(sum(output_cost)), toString(sum(input_tokens)) FROM "+db.Name+".cost_hourly")
+	assert.Equal(t, []string{"27021597764.222976	135107988821.114880000007	9007199254740993"}, rollup)
+}
+
 // TestRollupsEqualRawSums checks cost_hourly and cost_daily against cost_events.
 func TestRollupsEqualRawSums(t *testing.T) {
 	db := chtest.New(t)
@@ -190,9 +235,10 @@ func TestErrorClassification(t *testing.T) {
 	require.Error(t, err)
 	assert.True(t, consumererror.IsPermanent(err), "unknown table is permanent: %v", err)
 
-	// Nothing listens on this port: retryable.
+	// Nothing listens on port 1 (never in a test server's port range):
+	// retryable.
 	cfg2 := createDefaultConfig().(*Config)
-	cfg2.Endpoint = "tcp://127.0.0.1:19999?dial_timeout=1s"
+	cfg2.Endpoint = "tcp://127.0.0.1:1?dial_timeout=1s"
 	cfg2.CreateSchema = false
 	e2 := startDirect(t, cfg2)
 	err = e2.pushTraces(context.Background(), traces(call{traceID: "t", spanID: "s", start: t0, total: "1"}))
@@ -205,7 +251,7 @@ func TestErrorClassification(t *testing.T) {
 	e3 := startDirect(t, testConfig(db2))
 	require.NoError(t, e3.pushTraces(context.Background(), traces(
 		call{traceID: "t", spanID: "s", start: t0, total: "1.5e3", in: 3},
-		call{traceID: "t", spanID: "s2", start: t0, total: "99999999.000000000000"},
+		call{traceID: "t", spanID: "s2", start: t0, total: "100000000000000000000000000.000000000000"}, // past Decimal(38, 12)
 	)))
 	got := queryStrings(t, db2.Conn, "SELECT cost_status, cost_reason, toString(total_cost), toString(input_tokens) FROM "+db2.Name+".cost_events ORDER BY cost_reason")
 	assert.Equal(t, []string{

@@ -114,6 +114,11 @@ func (e *costExporter) insert(ctx context.Context, conn driver.Conn, r *rows) er
 			return err
 		}
 	}
+	for i := range r.costsHi {
+		if err := appendCol(r.costsHi[i]); err != nil {
+			return err
+		}
+	}
 	for _, c := range []any{r.durationNs, r.isError, r.extra} {
 		if err := appendCol(c); err != nil {
 			return err

@@ -217,6 +217,14 @@ func picoToUSD(col string) string {
 	return "toDecimal128(" + Quote(col) + ", 0) * toDecimal128('0.000000000001', 12)"
 }
 
+// pico128ToUSD is the USD value of a pico-USD amount sent as two UInt64
+// words (migration 0006): (hi * 2^64 + lo) * 10^-12, exact in Decimal128
+// for every amount a Decimal(38, 12) column holds.
+func pico128ToUSD(hi, lo string) string {
+	return "(toDecimal128(" + Quote(hi) + ", 0) * toDecimal128('18446744073709551616', 0) + toDecimal128(" + Quote(lo) +
+		", 0)) * toDecimal128('0.000000000001', 12)"
+}
+
 //go:embed migrations/*.sql.tmpl
 var migrationFS embed.FS
 
@@ -291,6 +299,7 @@ func Render(o Options) ([]Migration, error) {
 		"ttl":          o.ttl,
 		"cluster":      func() bool { return o.Cluster != "" },
 		"pico":         picoToUSD,
+		"pico128":      pico128ToUSD,
 		"rollups":      func() []rollup { return rollups },
 		"dimensions":   func() []string { return Dimensions },
 		"tokenColumns": func() []string { return TokenColumns },

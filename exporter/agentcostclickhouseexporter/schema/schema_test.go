@@ -114,8 +114,8 @@ func TestMigrateReal(t *testing.T) {
 	o := Options{Database: db.Name, TablePrefix: "t_", TTL: 30 * 24 * time.Hour}
 	res, err := Migrate(ctx, db.Conn, o)
 	require.NoError(t, err)
-	assert.Equal(t, []int{1, 2, 3, 4, 5}, res.Versions)
-	assert.Equal(t, 5, res.Current)
+	assert.Equal(t, []int{1, 2, 3, 4, 5, 6}, res.Versions)
+	assert.Equal(t, 6, res.Current)
 
 	var tables []string
 	rows, err := db.Conn.Query(ctx, "SELECT name FROM system.tables WHERE database = ? ORDER BY name", db.Name)
@@ -134,14 +134,23 @@ func TestMigrateReal(t *testing.T) {
 	assert.Contains(t, ttl, "TTL toDateTime(event_time) + toIntervalDay(30)")
 	assert.Contains(t, ttl, "PARTITION BY toYYYYMM(event_time)")
 
+	// Migration 0006: each cost column derives from both pico words and
+	// keeps its codec.
+	var costDDL string
+	require.NoError(t, db.Conn.QueryRow(ctx, "SELECT concat(type, ' ', default_kind, ' ', default_expression, ' ', compression_codec) FROM system.columns WHERE database = ? AND table = 't_cost_events' AND name = 'total_cost'", db.Name).Scan(&costDDL))
+	assert.Equal(t, "Decimal(38, 12) DEFAULT ((toDecimal128(total_cost_pico_hi, 0) * toDecimal128('18446744073709551616', 0)) + toDecimal128(total_cost_pico, 0)) * toDecimal128('0.000000000001', 12) CODEC(ZSTD(1))", costDDL)
+	var hiCols uint64
+	require.NoError(t, db.Conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = 't_cost_events' AND name LIKE '%\\_cost\\_pico\\_hi' AND type = 'UInt64' AND default_kind = 'EPHEMERAL'", db.Name).Scan(&hiCols))
+	assert.Equal(t, uint64(7), hiCols)
+
 	// Second run: nothing to do.
 	res, err = Migrate(ctx, db.Conn, o)
 	require.NoError(t, err)
 	assert.Empty(t, res.Versions)
-	assert.Equal(t, 5, res.Current)
+	assert.Equal(t, 6, res.Current)
 	var n uint64
 	require.NoError(t, db.Conn.QueryRow(ctx, "SELECT count() FROM t_schema_migrations FINAL").Scan(&n))
-	assert.Equal(t, uint64(5), n)
+	assert.Equal(t, uint64(6), n)
 
 	// An edited old migration is refused.
 	require.NoError(t, db.Conn.Exec(ctx, "INSERT INTO t_schema_migrations VALUES (2, 'rollups', 'edited', now64(3) + 1)"))

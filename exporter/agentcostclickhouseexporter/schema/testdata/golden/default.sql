@@ -563,3 +563,33 @@ FROM
 )
 GROUP BY `day`, `team`, `project`, `business_unit`, `agent_id`;
 
+-- ===== migration cost_pico_hi =====
+-- Migration 0006: costs of 2^64 pico-USD (about 18.4 million USD) and more.
+--
+-- Migration 0001 receives each cost as one UInt64 EPHEMERAL pico-USD column,
+-- so a single call costing 18,446,744.073709551616 USD or more could not be
+-- sent, although the Decimal(38, 12) columns hold up to 10^26 USD. This adds
+-- a high-word EPHEMERAL column per cost (*_cost_pico_hi, UInt64, 0 when
+-- absent) and derives each Decimal(38, 12) column from both words:
+-- (hi * 2^64 + lo) * 10^-12, an exact integer computation in Decimal128.
+-- Inserts that do not send the high words (older exporters) still get the
+-- same values as before. Nothing stored changes: the pico columns are not
+-- stored, and a new DEFAULT applies to inserted rows only.
+-- The column list is spelled out (not taken from Go) so that this migration
+-- never changes once released.
+ALTER TABLE `agentcost`.`cost_events`
+    ADD COLUMN IF NOT EXISTS `input_cost_pico_hi` UInt64 EPHEMERAL 0,
+    ADD COLUMN IF NOT EXISTS `cache_read_cost_pico_hi` UInt64 EPHEMERAL 0,
+    ADD COLUMN IF NOT EXISTS `cache_write_cost_pico_hi` UInt64 EPHEMERAL 0,
+    ADD COLUMN IF NOT EXISTS `output_cost_pico_hi` UInt64 EPHEMERAL 0,
+    ADD COLUMN IF NOT EXISTS `reasoning_cost_pico_hi` UInt64 EPHEMERAL 0,
+    ADD COLUMN IF NOT EXISTS `other_cost_pico_hi` UInt64 EPHEMERAL 0,
+    ADD COLUMN IF NOT EXISTS `total_cost_pico_hi` UInt64 EPHEMERAL 0,
+    MODIFY COLUMN `input_cost` DEFAULT (toDecimal128(`input_cost_pico_hi`, 0) * toDecimal128('18446744073709551616', 0) + toDecimal128(`input_cost_pico`, 0)) * toDecimal128('0.000000000001', 12),
+    MODIFY COLUMN `cache_read_cost` DEFAULT (toDecimal128(`cache_read_cost_pico_hi`, 0) * toDecimal128('18446744073709551616', 0) + toDecimal128(`cache_read_cost_pico`, 0)) * toDecimal128('0.000000000001', 12),
+    MODIFY COLUMN `cache_write_cost` DEFAULT (toDecimal128(`cache_write_cost_pico_hi`, 0) * toDecimal128('18446744073709551616', 0) + toDecimal128(`cache_write_cost_pico`, 0)) * toDecimal128('0.000000000001', 12),
+    MODIFY COLUMN `output_cost` DEFAULT (toDecimal128(`output_cost_pico_hi`, 0) * toDecimal128('18446744073709551616', 0) + toDecimal128(`output_cost_pico`, 0)) * toDecimal128('0.000000000001', 12),
+    MODIFY COLUMN `reasoning_cost` DEFAULT (toDecimal128(`reasoning_cost_pico_hi`, 0) * toDecimal128('18446744073709551616', 0) + toDecimal128(`reasoning_cost_pico`, 0)) * toDecimal128('0.000000000001', 12),
+    MODIFY COLUMN `other_cost` DEFAULT (toDecimal128(`other_cost_pico_hi`, 0) * toDecimal128('18446744073709551616', 0) + toDecimal128(`other_cost_pico`, 0)) * toDecimal128('0.000000000001', 12),
+    MODIFY COLUMN `total_cost` DEFAULT (toDecimal128(`total_cost_pico_hi`, 0) * toDecimal128('18446744073709551616', 0) + toDecimal128(`total_cost_pico`, 0)) * toDecimal128('0.000000000001', 12);
+
