@@ -263,7 +263,7 @@ func (c *Config) Validate() error {
 	}
 	if c.ClickHouse.Enabled() {
 		if _, err := clickhouse.ParseDSN(c.ClickHouse.Endpoint); err != nil {
-			errs = append(errs, fmt.Errorf("clickhouse.endpoint %q: %w", c.ClickHouse.Endpoint, err))
+			errs = append(errs, fmt.Errorf("clickhouse.endpoint %q: %w", redactDSN(c.ClickHouse.Endpoint), stripURL(err)))
 		}
 		if !identRE.MatchString(c.ClickHouse.Database) {
 			errs = append(errs, fmt.Errorf("clickhouse.database %q must match %s", c.ClickHouse.Database, identRE))
@@ -298,7 +298,7 @@ func (w *WebhookConfig) validate(i int, names map[string]bool) error {
 	}
 	names[w.Name] = true
 	if u, err := url.Parse(w.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("%s.endpoint %q must be an http(s) URL", key, w.Endpoint))
+		errs = append(errs, fmt.Errorf("%s.endpoint %q must be an http(s) URL", key, redactWebhookURL(w.Endpoint)))
 	}
 	if w.Format != FormatJSON && w.Format != FormatSlack {
 		errs = append(errs, fmt.Errorf("%s.format %q is not one of %q, %q", key, w.Format, FormatJSON, FormatSlack))

@@ -253,8 +253,13 @@ func (e *budgetExtension) Start(ctx context.Context, host component.Host) error 
 			return err
 		}
 		e.ledger = l
+		// The whole start-up load is bounded by twice clickhouse.timeout,
+		// however many budgets there are: an unreachable ledger must not
+		// hold Start for budgets x timeout.
+		sctx, scancel := context.WithTimeout(ctx, 2*e.cfg.ClickHouse.Timeout)
+		defer scancel()
 		if e.cfg.ClickHouse.CreateAlertsTable {
-			qctx, qcancel := context.WithTimeout(ctx, e.cfg.ClickHouse.Timeout)
+			qctx, qcancel := context.WithTimeout(sctx, e.cfg.ClickHouse.Timeout)
 			if err := l.ensureAlertsTable(qctx); err != nil {
 				e.logger.Warn("cannot create the budget alerts table; will retry at each reconcile", zap.Error(err))
 			} else {
@@ -262,7 +267,7 @@ func (e *budgetExtension) Start(ctx context.Context, host component.Host) error 
 			}
 			qcancel()
 		}
-		e.reconcile(ctx)
+		e.reconcile(sctx)
 	}
 	e.loop(runCtx, e.cfg.EvaluationInterval, func(ctx context.Context) { e.evaluate(e.now()) })
 	if e.ledger != nil {

@@ -30,7 +30,7 @@ func quoteIdent(s string) string { return "`" + s + "`" }
 func openLedger(cfg ClickHouseConfig) (*ledger, error) {
 	opts, err := clickhouse.ParseDSN(cfg.Endpoint)
 	if err != nil {
-		return nil, fmt.Errorf("clickhouse.endpoint %q: %w", cfg.Endpoint, err)
+		return nil, fmt.Errorf("clickhouse.endpoint %q: %w", redactDSN(cfg.Endpoint), stripURL(err))
 	}
 	if cfg.Username != "" {
 		opts.Auth.Username = cfg.Username
@@ -42,7 +42,7 @@ func openLedger(cfg ClickHouseConfig) (*ledger, error) {
 	opts.ReadTimeout = cfg.Timeout
 	conn, err := clickhouse.Open(opts)
 	if err != nil {
-		return nil, fmt.Errorf("open clickhouse %q: %w", cfg.Endpoint, err)
+		return nil, fmt.Errorf("open clickhouse %q: %w", redactDSN(cfg.Endpoint), stripURL(err))
 	}
 	db := quoteIdent(cfg.Database)
 	l := &ledger{

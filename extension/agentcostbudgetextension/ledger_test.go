@@ -2,6 +2,7 @@ package agentcostbudgetextension
 
 import (
 	"context"
+	"math/big"
 	"net/http/httptest"
 	"sync"
 	"sync/atomic"
@@ -214,17 +215,22 @@ func TestTwoReplicasShareOneBudget(t *testing.T) {
 	require.Equal(t, workers, denied[1], "every worker of replica b was denied")
 	require.GreaterOrEqual(t, total.Cmp(limit), 0, "traffic reached the limit before being denied")
 	over, _ := total.Sub(limit)
-	rate := total.Float64() / elapsed.Seconds() // USD/s, for the bound only
+	rate := total.Float64() / elapsed.Seconds() // USD/s, for the log only
 	width := time.Duration(replicas[0].ringWidth)
 	// The documented bound; when the exporter is slower than reconcile_lag
-	// (a loaded machine), its excess delay adds to the window.
+	// (a loaded machine), its excess delay adds to the window. Exact money:
+	// total x (interval + delay + slot) / elapsed + one charge per worker.
 	delay := max(lag, time.Duration(maxExport.Load()))
-	bound := rate*(interval+delay+width).Seconds() + float64(2*workers)*usd(chargeUSD).Float64()
+	boundPico := new(big.Int).Mul(total.BigInt(), big.NewInt(int64(interval+delay+width)))
+	boundPico.Quo(boundPico, big.NewInt(int64(elapsed)))
+	inFlight, _ := usd(chargeUSD).MulUint64(uint64(2 * workers))
+	boundPico.Add(boundPico, inFlight.BigInt())
+	bound := new(big.Float).Quo(new(big.Float).SetInt(boundPico), big.NewFloat(1e12)) // for the log only
 	t.Logf("two replicas, limit $%s: ledger total $%s after %s (%d+%d charges), rate $%.2f/s, overspend $%s (%.1f%% of limit); "+
 		"max export delay %s; documented bound rate x (interval %s + max(lag, export delay) %s + slot %s) + in-flight = $%.4f",
 		limit, total, elapsed.Round(time.Millisecond), allowed[0], allowed[1], rate, over, 100*over.Float64()/limit.Float64(),
 		time.Duration(maxExport.Load()).Round(time.Millisecond), interval, delay.Round(time.Millisecond), width, bound)
-	assert.LessOrEqual(t, over.Float64(), bound, "overspend within the documented bound")
+	assert.LessOrEqual(t, over.BigInt().Cmp(boundPico), 0, "overspend $%s within the documented bound $%.4f", over, bound)
 }
 
 // A restart keeps the window's spend (loaded from the ledger on Start) and
@@ -286,7 +292,7 @@ func TestRestartKeepsSpendAndAlerts(t *testing.T) {
 func TestUnreachableLedgerFailsClosed(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.HTTP.NetAddr.Endpoint = ""
-	cfg.ClickHouse.Endpoint = "clickhouse://127.0.0.1:19999"
+	cfg.ClickHouse.Endpoint = "clickhouse://127.0.0.1:1" // nothing listens on port 1
 	cfg.ClickHouse.Timeout = 500 * time.Millisecond
 	cfg.Budgets = []BudgetConfig{
 		budgetCfg("closed", "10", WindowConfig{Calendar: PeriodDay}, func(b *BudgetConfig) { b.FailMode = FailClosed }),

@@ -245,7 +245,7 @@ func (h *webhook) deliver(ctx context.Context, ev alertEvent) error {
 func (h *webhook) post(ctx context.Context, body []byte) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.cfg.Endpoint, bytes.NewReader(body))
 	if err != nil {
-		return errPermanent{err}
+		return errPermanent{stripURL(err)}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if h.cfg.Secret != "" {
@@ -253,7 +253,7 @@ func (h *webhook) post(ctx context.Context, body []byte) error {
 	}
 	resp, err := h.client.Do(req)
 	if err != nil {
-		return err
+		return stripURL(err) // the URL may be a secret (Slack webhooks)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 	_ = resp.Body.Close()
