@@ -75,6 +75,7 @@ type scratch struct {
 	// buf holds the decimal strings written on this batch's spans; it is
 	// dropped, never reused, after the batch.
 	buf []byte
+	tx  holdTxn // hold changes committed only once downstream accepts
 }
 
 func newScratch() *scratch {
@@ -96,6 +97,7 @@ func (sc *scratch) reset() {
 	sc.pending, sc.held, sc.remember, sc.rootPending = 0, 0, 0, 0
 	sc.buf = nil
 	sc.ctr.reset()
+	sc.tx.reset()
 }
 
 type node struct {
@@ -251,12 +253,19 @@ func remembered(s *spanInfo) bool {
 // heldSpan is one span waiting for its agent, in its own Traces (resource
 // and scope copied).
 type heldSpan struct {
-	td         ptrace.Traces
+	td         ptrace.Traces // the span as received, never stamped
 	trace      pcommon.TraceID
 	parent     pcommon.SpanID
 	deadline   time.Time
 	fallbackID string
 	ident      identity
+	// txn is the batch that held the span while that batch is still on its
+	// way downstream (0 once committed): such a span is neither released
+	// nor expired, and goes away if downstream refuses the batch.
+	txn uint64
+	// failedSince is when a release of this span was first refused
+	// downstream (zero when none was).
+	failedSince time.Time
 }
 
 type heldTrace struct {
@@ -282,6 +291,9 @@ type holder struct {
 	gen       uint64
 	now       func() time.Time
 	recent    *recentNodes
+	// retryFor is how long a timed-out span whose release downstream
+	// refuses is kept and retried before it is dropped (and counted).
+	retryFor time.Duration
 }
 
 func newHolder(cfg HoldConfig) *holder {
@@ -292,6 +304,7 @@ func newHolder(cfg HoldConfig) *holder {
 		maxTraces: cfg.MaxTraces,
 		now:       time.Now,
 		recent:    newRecentNodes(cfg.MaxSpans),
+		retryFor:  releaseRetryFor,
 	}
 }
 
@@ -305,6 +318,7 @@ func (h *holder) process(sc *scratch, td ptrace.Traces) (released []heldSpan, he
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.gen++
+	sc.tx.id = h.gen
 	now := h.now()
 	var touched []*heldTrace
 
@@ -365,7 +379,9 @@ func (h *holder) process(sc *scratch, td ptrace.Traces) (released []heldSpan, he
 			parent:     s.parent,
 			deadline:   now.Add(h.wait),
 			fallbackID: sc.res[s.res].fallbackID,
+			txn:        h.gen,
 		})
+		sc.tx.traces = append(sc.tx.traces, s.trace)
 		h.nSpans++
 		s.action = actHeld
 		sc.held++
@@ -386,6 +402,10 @@ func (h *holder) process(sc *scratch, td ptrace.Traces) (released []heldSpan, he
 	for _, ht := range touched {
 		kept := ht.spans[:0]
 		for _, hs := range ht.spans {
+			if hs.txn != 0 {
+				kept = append(kept, hs) // its batch is still on its way
+				continue
+			}
 			w := walk(nil, ht, h.recent, hs.trace, hs.parent, false)
 			if !w.complete {
 				kept = append(kept, hs)
@@ -414,7 +434,7 @@ func (h *holder) expire(now time.Time, all bool) []heldSpan {
 	for id, ht := range h.traces {
 		kept := ht.spans[:0]
 		for _, hs := range ht.spans {
-			if !all && hs.deadline.After(now) {
+			if hs.txn != 0 || (!all && hs.deadline.After(now)) {
 				kept = append(kept, hs)
 				continue
 			}

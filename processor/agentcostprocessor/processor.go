@@ -169,7 +169,7 @@ func (p *agentcostProcessor) shutdown(ctx context.Context) error {
 		}
 		p.reg.Stop()
 		if p.hold != nil {
-			err = p.releaseExpired(ctx, time.Time{}, true)
+			err = p.flushHeld(ctx)
 		}
 		p.tb.Shutdown()
 	})
@@ -191,57 +191,29 @@ func (p *agentcostProcessor) releaseLoop(ctx context.Context) {
 		case now := <-t.C:
 			// The send is not cancelled by shutdown: shutdown waits for it,
 			// then flushes what is still held.
-			if err := p.releaseExpired(context.WithoutCancel(ctx), now, false); err != nil {
+			if err := p.releaseExpired(context.WithoutCancel(ctx), now, false, false); err != nil {
 				p.logger.Warn("sending held spans downstream failed", zap.Error(err))
 			}
 		}
 	}
 }
 
-// releaseExpired sends the held spans whose deadline is before now (all of
-// them when all is set) downstream, stamped and priced.
-func (p *agentcostProcessor) releaseExpired(ctx context.Context, now time.Time, all bool) error {
-	rel := p.hold.expire(now, all)
-	if len(rel) == 0 {
-		return nil
-	}
-	out := ptrace.NewTraces()
-	for i := range rel {
-		p.finishHeld(ctx, &rel[i])
-		rel[i].td.ResourceSpans().MoveAndAppendTo(out.ResourceSpans())
-	}
-	p.tb.AgentcostSpansTimedOut.Add(ctx, int64(len(rel)))
-	p.tb.AgentcostSpansHeldCurrent.Add(ctx, -int64(len(rel)))
-	if err := p.next.ConsumeTraces(ctx, out); err != nil {
-		return fmt.Errorf("release %d held spans: %w", len(rel), err)
-	}
-	return nil
-}
-
-// processTraces is the processorhelper callback.
+// processTraces is the processorhelper callback. Its effects on the hold
+// buffer, the self-metrics and the budgets are left in the scratch for
+// committingTraces to commit once downstream accepts the batch (commit.go).
 func (p *agentcostProcessor) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.Traces, error) {
-	sc := p.scratch.Get().(*scratch)
-	defer p.putScratch(sc)
+	sc, _ := ctx.Value(batchKey{}).(*scratch)
+	if sc == nil {
+		return td, errNoBatch
+	}
 
 	p.extract(sc, td)
 	p.resolveInBatch(sc)
 
 	var released []heldSpan
 	if p.hold != nil && (sc.pending > 0 || sc.remember > 0 || sc.rootPending > 0 || p.hold.active()) {
-		var heldNow, overflow int
-		released, heldNow, overflow = p.hold.process(sc, td)
-		if heldNow > 0 {
-			p.tb.AgentcostSpansHeld.Add(ctx, int64(heldNow))
-		}
-		if overflow > 0 {
-			p.tb.AgentcostSpansOverflowed.Add(ctx, int64(overflow))
-		}
-		if d := int64(heldNow - len(released)); d != 0 {
-			p.tb.AgentcostSpansHeldCurrent.Add(ctx, d)
-		}
-		if len(released) > 0 {
-			p.tb.AgentcostSpansReleased.Add(ctx, int64(len(released)))
-		}
+		released, _, sc.tx.overflow = p.hold.process(sc, td)
+		sc.tx.released = append(sc.tx.released, released...)
 	}
 
 	for i := range sc.spans {
@@ -254,10 +226,13 @@ func (p *agentcostProcessor) processTraces(ctx context.Context, td ptrace.Traces
 		removeHeld(td, sc)
 	}
 	for i := range released {
-		p.finishHeld(ctx, &released[i])
-		released[i].td.ResourceSpans().MoveAndAppendTo(td.ResourceSpans())
+		// Stamp a copy: the span as received goes back to the holder if
+		// downstream refuses the batch.
+		rtd := ptrace.NewTraces()
+		released[i].td.CopyTo(rtd)
+		p.finishHeld(ctx, &released[i], rtd, &sc.ctr)
+		rtd.ResourceSpans().MoveAndAppendTo(td.ResourceSpans())
 	}
-	sc.ctr.flush(ctx, p.tb)
 	if td.SpanCount() == 0 {
 		return td, processorhelper.ErrSkipProcessingData
 	}

@@ -8,6 +8,7 @@ import (
 	"unsafe"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
@@ -303,7 +304,8 @@ func (p *agentcostProcessor) finish(ctx context.Context, s *spanInfo, res *resIn
 		if model == "" {
 			model = c.RequestModel
 		}
-		p.accruer.Accrue(spend.Charge{
+		// Accrued once downstream accepts the batch (commit.go).
+		ctr.collectCharge(spend.Charge{
 			Time: at, Cost: o.record, AgentID: id.agent.id, RootAgentID: id.root,
 			Team: st.team, Project: st.project, BusinessUnit: st.bu, CostCenter: st.cc,
 			Provider: st.provider, Model: model,
@@ -449,26 +451,25 @@ func (p *agentcostProcessor) priceTool(c *genai.Call, provider string, at time.T
 	return outcome{status: attrs.StatusNotBillable, reason: "no_tool_price", source: attrs.SourceCatalog, hasRecord: true}
 }
 
-// finishHeld stamps and prices a released held span.
-func (p *agentcostProcessor) finishHeld(ctx context.Context, hs *heldSpan) {
-	rs := hs.td.ResourceSpans().At(0)
+// finishHeld stamps and prices td, a copy of the released held span hs.
+func (p *agentcostProcessor) finishHeld(ctx context.Context, hs *heldSpan, td ptrace.Traces, ctr *counters) {
+	rs := td.ResourceSpans().At(0)
 	ss := rs.ScopeSpans().At(0)
 	var s spanInfo
 	s.span, s.scope = ss.Spans().At(0), ss.Scope().Name()
 	p.fillSpan(&s, s.span)
 	s.ident = hs.ident
 	res := resInfo{fallbackID: hs.fallbackID}
-	var ctr counters
 	w := new(attrWriter)
 	var buf []byte
-	p.finish(ctx, &s, &res, &ctr, w, &buf)
-	ctr.flush(ctx, p.tb)
+	p.finish(ctx, &s, &res, ctr, w, &buf)
 }
 
 // counters aggregates a batch's outcomes so metrics are recorded once per
 // batch and reason.
 type counters struct {
-	rows []counterRow
+	rows    []counterRow
+	charges []spend.Charge // budget charges, accrued after downstream accepts
 }
 
 type counterRow struct {
@@ -486,7 +487,11 @@ func (c *counters) add(status, reason string) {
 	c.rows = append(c.rows, counterRow{status, reason, 1})
 }
 
-func (c *counters) reset() { c.rows = c.rows[:0] }
+func (c *counters) reset() {
+	c.rows = c.rows[:0]
+	clear(c.charges)
+	c.charges = c.charges[:0]
+}
 
 func (c *counters) flush(ctx context.Context, tb *metadata.TelemetryBuilder) {
 	for _, r := range c.rows {
@@ -501,7 +506,7 @@ func (c *counters) flush(ctx context.Context, tb *metadata.TelemetryBuilder) {
 			tb.AgentcostSpansNotBillable.Add(ctx, r.n, metricAttrs1("reason", r.reason))
 		}
 	}
-	c.reset()
+	c.rows = c.rows[:0]
 }
 
 func metricAttrs1(k, v string) metric.AddOption {

@@ -28,6 +28,7 @@ type TelemetryBuilder struct {
 	registrations                   []metric.Registration
 	AgentcostRegistryReloadFailures metric.Int64Counter
 	AgentcostRegistryReloads        metric.Int64Counter
+	AgentcostSpansDropped           metric.Int64Counter
 	AgentcostSpansHeld              metric.Int64Counter
 	AgentcostSpansHeldCurrent       metric.Int64UpDownCounter
 	AgentcostSpansNotBillable       metric.Int64Counter
@@ -79,6 +80,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_agentcost_registry_reloads",
 		metric.WithDescription("Agent registry reloads that succeeded. [Alpha]"),
 		metric.WithUnit("{reload}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.AgentcostSpansDropped, err = builder.meter.Int64Counter(
+		"otelcol_agentcost_spans_dropped",
+		metric.WithDescription("Held spans dropped because the next component kept refusing their release (for 30 s after the wait ran out, or at shutdown); they were not charged to budgets. [Alpha]"),
+		metric.WithUnit("{span}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.AgentcostSpansHeld, err = builder.meter.Int64Counter(

@@ -21,6 +21,7 @@ func TestSetupTelemetry(t *testing.T) {
 	defer tb.Shutdown()
 	tb.AgentcostRegistryReloadFailures.Add(context.Background(), 1)
 	tb.AgentcostRegistryReloads.Add(context.Background(), 1)
+	tb.AgentcostSpansDropped.Add(context.Background(), 1)
 	tb.AgentcostSpansHeld.Add(context.Background(), 1)
 	tb.AgentcostSpansHeldCurrent.Add(context.Background(), 1)
 	tb.AgentcostSpansNotBillable.Add(context.Background(), 1)
@@ -35,6 +36,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualAgentcostRegistryReloads(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualAgentcostSpansDropped(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualAgentcostSpansHeld(t, testTel,
