@@ -49,7 +49,8 @@ type Config struct {
 	// TTL expires cost_events rows that long after their event_time; 0 keeps them.
 	TTL time.Duration `mapstructure:"ttl"`
 	// ExtraDimensions are span or resource attribute keys copied into the
-	// extra Map column. Prompt, completion and tool argument attributes are refused.
+	// extra Map column. Prompt, completion and tool argument attributes are
+	// refused (extra.go); values are capped at maxExtraValueBytes.
 	ExtraDimensions []string `mapstructure:"extra_dimensions"`
 
 	// prevent unkeyed literal initialization
@@ -60,15 +61,6 @@ var _ confmap.Validator = (*Config)(nil)
 
 var nativeCompression = map[string]bool{"none": true, "lz4": true, "lz4hc": true, "zstd": true}
 var httpCompression = map[string]bool{"none": true, "lz4": true, "lz4hc": true, "zstd": true, "gzip": true, "deflate": true, "br": true}
-
-// forbiddenExtra are attribute keys (or key prefixes) that can carry prompts,
-// completions or tool arguments; they are never stored.
-var forbiddenExtra = []string{
-	"gen_ai.prompt", "gen_ai.completion", "gen_ai.input.messages", "gen_ai.output.messages",
-	"gen_ai.system_instructions", "gen_ai.tool.call.arguments", "gen_ai.tool.call.result",
-	"gen_ai.tool.definitions", "llm.prompts", "llm.input_messages", "llm.output_messages",
-	"input.value", "output.value", "traceloop.entity.input", "traceloop.entity.output",
-}
 
 // Validate checks the configuration; every message names its key.
 func (cfg *Config) Validate() error {
@@ -89,21 +81,14 @@ func (cfg *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("extra_dimensions[%d]: empty attribute key", i))
 		case seen[k]:
 			errs = append(errs, fmt.Errorf("extra_dimensions[%d]: %q is listed twice", i, k))
-		case isForbiddenExtra(k):
-			errs = append(errs, fmt.Errorf("extra_dimensions[%d]: %q can carry prompts, completions or tool arguments, which are never stored", i, k))
+		default:
+			if m := contentMatch(k); m != "" {
+				errs = append(errs, fmt.Errorf("extra_dimensions[%d]: %q can carry prompts, completions or tool arguments (matches %q), which are never stored", i, k, m))
+			}
 		}
 		seen[k] = true
 	}
 	return errors.Join(errs...)
-}
-
-func isForbiddenExtra(k string) bool {
-	for _, f := range forbiddenExtra {
-		if k == f || strings.HasPrefix(k, f+".") {
-			return true
-		}
-	}
-	return false
 }
 
 func (cfg *Config) schemaOptions() schema.Options {

@@ -63,6 +63,7 @@ func TestLoadConfig(t *testing.T) {
 		{id: component.NewIDWithName(metadata.Type, "bad_compression"), errMsg: `compression: "gzip" is not supported over native (want one of none, lz4, lz4hc, zstd)`},
 		{id: component.NewIDWithName(metadata.Type, "negative_ttl"), errMsg: "ttl: -1h0m0s is negative"},
 		{id: component.NewIDWithName(metadata.Type, "prompt_dimension"), errMsg: `extra_dimensions[1]: "gen_ai.input.messages" can carry prompts`},
+		{id: component.NewIDWithName(metadata.Type, "vercel_prompt_dimension"), errMsg: `extra_dimensions[1]: "AI.Prompt.Messages" can carry prompts, completions or tool arguments (matches "ai.prompt"), which are never stored`},
 		{id: component.NewIDWithName(metadata.Type, "duplicate_dimension"), errMsg: `extra_dimensions[1]: "tenant.id" is listed twice`},
 	}
 	for _, tt := range tests {

@@ -290,7 +290,7 @@ func (c *converter) convert(td ptrace.Traces, r *rows) {
 				if resExtra == nil {
 					resExtra = make(map[string]string, len(c.extra))
 				}
-				resExtra[k] = v.AsString()
+				resExtra[k] = capExtra(v.AsString())
 			}
 			return true
 		})
@@ -337,11 +337,11 @@ func (c *converter) appendSpan(span ptrace.Span, service, env string, resExtra m
 			}
 			extra[k] = v.AsString()
 		}
-		if sl.extra {
+		if sl.extra && sl.kind != kindExtra {
 			if extra == nil {
 				extra = make(map[string]string, len(c.extra))
 			}
-			extra[k] = v.AsString()
+			extra[k] = capExtra(v.AsString())
 		}
 	}
 	if !hasStatus {
