@@ -203,6 +203,50 @@ func TestAnalystQueries(t *testing.T) {
 	}
 }
 
+// TestCacheSavingsMultiplyFirst: with 10 pico-USD for 3 uncached tokens the
+// per-token price is not a 12-digit decimal. Dividing first
+// (input_cost / uncached * cache_read) truncates it to 3 pico and reports
+// 8999 pico of savings for 3000 cached tokens; multiplying first gives the
+// right 10 * 3000 / 3 - 1 = 9999 pico. Both queries that estimate savings
+// are checked, and the old form is run too to show the fixture tells them
+// apart.
+func TestCacheSavingsMultiplyFirst(t *testing.T) {
+	db := chtest.New(t)
+	e := startDirect(t, testConfig(db))
+	d := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+	require.NoError(t, e.pushTraces(context.Background(), traces(call{
+		traceID: "T", spanID: "1", start: d, agent: "odd", root: "odd", team: "cx", operation: "chat",
+		provider: "openai", reqModel: "m", priceModel: "m",
+		in: 3003, cacheRead: 3000, inCost: "0.000000000010", cacheReadCost: "0.000000000001", total: "0.000000000011",
+	})))
+	const (
+		oldForm = "input_cost / (input_tokens - cache_read_tokens - cache_write_tokens) * cache_read_tokens"
+		newForm = "input_cost * cache_read_tokens / (input_tokens - cache_read_tokens - cache_write_tokens)"
+	)
+	for _, tc := range []struct {
+		name   string
+		params clickhouse.Parameters
+		want   string
+	}{
+		{"cache_hit_ratio_per_agent", clickhouse.Parameters{"from": "2026-11-01 00:00:00", "to": "2026-12-01 00:00:00"},
+			"odd	3003	3000	0.999	0.000000000001	0.000000009999"},
+		{"direct_vs_allocated_cost_per_agent", clickhouse.Parameters{"from": "2026-11-01", "to": "2026-12-01", "orchestrator": "keep"},
+			"odd	cx	0.000000000011	0.000000000011	0	0.000000009999"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q, err := analystsql.Get(tc.name)
+			require.NoError(t, err)
+			require.Contains(t, q.SQL, newForm)
+			ctx := clickhouse.Context(context.Background(), clickhouse.WithParameters(tc.params))
+			assert.Equal(t, []string{tc.want}, queryAny(t, ctx, db, q.SQL))
+
+			old := queryAny(t, ctx, db, strings.ReplaceAll(q.SQL, newForm, oldForm))
+			require.Len(t, old, 1)
+			assert.True(t, strings.HasSuffix(old[0], "\t0.000000008999"), "dividing first truncates: %q", old[0])
+		})
+	}
+}
+
 // queryAny runs q and renders every row tab-separated, whatever the types.
 func queryAny(t *testing.T, ctx context.Context, db *chtest.DB, q string) []string {
 	t.Helper()

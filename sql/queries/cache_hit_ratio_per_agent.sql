@@ -3,8 +3,9 @@
 -- cache_hit_ratio = cache_read_tokens / input_tokens (input includes cached tokens).
 -- cache_savings estimates, call by call, what the cache-read tokens would have
 -- cost at the call's uncached input price, minus what they did cost
--- (input_cost / uncached input tokens * cache_read_tokens - cache_read_cost;
--- decimal division truncates at 12 digits).
+-- (input_cost * cache_read_tokens / uncached input tokens - cache_read_cost;
+-- multiplied before divided, so the one truncation of the decimal division
+-- to 12 digits happens last, on the result, not on a per-token price).
 -- Reads: cost_events
 -- Parameters: {from:DateTime} inclusive, {to:DateTime} exclusive (UTC)
 SELECT
@@ -14,7 +15,7 @@ SELECT
     round(if(sum(input_tokens) = 0, 0, sum(cache_read_tokens) / sum(input_tokens)), 4) AS cache_hit_ratio,
     sum(cache_read_cost) AS total_cache_read_cost,
     sum(if(input_tokens > cache_read_tokens + cache_write_tokens,
-           input_cost / (input_tokens - cache_read_tokens - cache_write_tokens) * cache_read_tokens - cache_read_cost,
+           input_cost * cache_read_tokens / (input_tokens - cache_read_tokens - cache_write_tokens) - cache_read_cost,
            toDecimal128(0, 12))) AS cache_savings
 FROM cost_events
 WHERE event_time >= {from:DateTime('UTC')} AND event_time < {to:DateTime('UTC')}

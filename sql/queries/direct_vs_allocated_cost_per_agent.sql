@@ -5,8 +5,9 @@
 -- rules charge it; shifted = allocated - direct (negative: others carry part
 -- of its calls). Over all agents the two columns add up to the same total.
 -- cache_savings: what the agent's cache reads would have cost uncached,
--- minus what they cost (per call: input_cost / uncached input tokens *
--- cache_read_tokens - cache_read_cost; decimal division truncates at 12 digits).
+-- minus what they cost (per call: input_cost * cache_read_tokens /
+-- uncached input tokens - cache_read_cost; multiplied before divided, so the
+-- decimal division truncates to 12 digits once, on the result).
 -- Reads: cost_direct_vs_allocated_daily (view over cost_allocations), cost_events
 -- Parameters: {from:Date} inclusive, {to:Date} exclusive (UTC days),
 -- {orchestrator:String} keep | proportional | even
@@ -29,7 +30,7 @@ LEFT JOIN
         agent_id,
         team,
         sum(if(input_tokens > cache_read_tokens + cache_write_tokens,
-               input_cost / (input_tokens - cache_read_tokens - cache_write_tokens) * cache_read_tokens - cache_read_cost,
+               input_cost * cache_read_tokens / (input_tokens - cache_read_tokens - cache_write_tokens) - cache_read_cost,
                toDecimal128(0, 12))) AS savings
     FROM cost_events
     WHERE toDate(event_time) >= {from:Date} AND toDate(event_time) < {to:Date}
