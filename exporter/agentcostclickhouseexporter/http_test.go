@@ -2,6 +2,7 @@ package agentcostclickhouseexporter
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"testing"
@@ -15,25 +16,38 @@ import (
 
 // httpAddr is the HTTP interface of the test server (AGENTCOST_CLICKHOUSE_HTTP,
 // default 127.0.0.1:8123, the port of `make clickhouse`).
-func httpAddr(t *testing.T) string {
+func httpAddr(t testing.TB) string {
+	t.Helper()
 	addr := os.Getenv("AGENTCOST_CLICKHOUSE_HTTP")
 	if addr == "" {
 		addr = "127.0.0.1:8123"
 	}
 	c := http.Client{Timeout: 2 * time.Second}
 	resp, err := c.Get("http://" + addr + "/ping")
-	if err != nil {
-		t.Skipf("no ClickHouse HTTP interface at %s: %v", addr, err)
+	if err == nil {
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("GET /ping: %s", resp.Status)
+		}
 	}
-	_ = resp.Body.Close()
+	if err != nil {
+		// Like internal/chtest: fail under CI=true, skip otherwise, and
+		// say how to start a server.
+		msg := fmt.Sprintf("no ClickHouse HTTP interface at %s (run `make clickhouse` or set AGENTCOST_CLICKHOUSE_HTTP): %v", addr, err)
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
 	return addr
 }
 
 // TestHTTPEndpoint writes and migrates over the HTTP protocol.
 func TestHTTPEndpoint(t *testing.T) {
+	addr := httpAddr(t) // before chtest.New: no database left behind when it fails
 	db := chtest.New(t)
 	cfg := testConfig(db)
-	cfg.Endpoint = "http://" + httpAddr(t)
+	cfg.Endpoint = "http://" + addr
 	cfg.Compression = "gzip"
 	e := startDirect(t, cfg)
 	td := traces(

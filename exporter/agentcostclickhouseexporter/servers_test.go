@@ -16,14 +16,18 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/agentcost/agentcost/internal/chtest"
 )
 
 // Test-owned ClickHouse servers: started with the project's chlocal
-// launcher, built by the test from this checkout, on ports in 19000-19999
-// (native) and 18000-18999 (HTTP).
+// launcher, built by the test from this checkout. Packages' tests run in
+// parallel under go test ./..., so each draws from its own slice of the
+// ranges: this package uses native ports 19000-19399 with their HTTP twins
+// p-1000 (18000-18399); e2e and loadtest use 19400-19899 / 18400-18899,
+// cmd/chlocal's test 19950 / 18950. "Nothing listens" is 127.0.0.1:1.
 
 var (
 	buildOnce  sync.Once
@@ -89,32 +93,40 @@ func portFree(p int) bool {
 var portMu sync.Mutex
 var portsTaken = map[int]bool{}
 
-// freePorts returns n native ports p (19000-19999) whose HTTP twin p-1000 is
-// free too.
+// Native ports this package's servers use; HTTP is p-httpOffset.
+const (
+	portLow    = 19000
+	portHigh   = 19399 // inclusive
+	httpOffset = 1000
+)
+
+// freePorts returns n native ports p in portLow-portHigh whose HTTP twin
+// p-1000 is free too.
 func freePorts(t testing.TB, n int) []int {
 	portMu.Lock()
 	defer portMu.Unlock()
+	const span = portHigh - portLow + 1
 	var out []int
-	start := 19000 + rand.IntN(900)
-	for i := 0; i < 1000 && len(out) < n; i++ {
-		p := 19000 + (start-19000+i)%1000
-		if !portsTaken[p] && portFree(p) && portFree(p-1000) {
+	start := rand.IntN(span)
+	for i := 0; i < span && len(out) < n; i++ {
+		p := portLow + (start+i)%span
+		if !portsTaken[p] && portFree(p) && portFree(p-httpOffset) {
 			portsTaken[p] = true
 			out = append(out, p)
 		}
 	}
-	require.Len(t, out, n, "free ports in 19000-19999")
+	require.Len(t, out, n, "free ports in %d-%d (HTTP %d-%d)", portLow, portHigh, portLow-httpOffset, portHigh-httpOffset)
 	return out
 }
 
-// newServer prepares a server (not started) on tcp port p, HTTP p-1000.
+// newServer prepares a server (not started) on tcp port p, HTTP p-httpOffset.
 func newServer(t testing.TB, p int, configFile string) *server {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts its own ClickHouse servers; skipped with -short")
 	}
 	chtest.Options(t) // skip (or fail under CI) like every ClickHouse test when the engine is missing
-	s := &server{t: t, bin: chlocal(t), dir: t.TempDir(), tcp: p, http: p - 1000, configFile: configFile}
+	s := &server{t: t, bin: chlocal(t), dir: t.TempDir(), tcp: p, http: p - httpOffset, configFile: configFile}
 	t.Cleanup(func() { s.stop() })
 	return s
 }
@@ -157,4 +169,15 @@ func scalar(t testing.TB, c driver.Conn, q string) string {
 	var s string
 	require.NoError(t, c.QueryRow(context.Background(), q).Scan(&s), q)
 	return s
+}
+
+func TestFreePortsStayInPartition(t *testing.T) {
+	ports := freePorts(t, 3)
+	seen := map[int]bool{}
+	for _, p := range ports {
+		assert.GreaterOrEqual(t, p, portLow)
+		assert.LessOrEqual(t, p, portHigh)
+		assert.False(t, seen[p], "distinct")
+		seen[p] = true
+	}
 }
