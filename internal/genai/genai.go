@@ -16,6 +16,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
@@ -419,14 +420,137 @@ func (c *Call) cost(v pcommon.Value, rank uint8) {
 	c.reportedCostRank = rank
 }
 
-// maxFloatUSD keeps float reported costs within what uint64 pico-dollars hold.
+// maxFloatUSD bounds float reported costs (and strings in exponent
+// notation) below 2^64 pico-dollars (about 18.4 million USD), as before;
+// plain decimal strings are bounded only by pricing.Money's range.
 const maxFloatUSD = 1.8e7
 
+// moneyFromFloat converts a reported USD amount given as a float exactly:
+// the float's shortest decimal representation (strconv 'f', -1: the digits
+// the instrumentation most likely wrote) rounded to 12 fractional digits by
+// roundDecimal. No binary arithmetic: math.Round(f*1e12) is off by a pico
+// above about 9,007 USD.
 func moneyFromFloat(f float64) (pricing.Money, bool) {
 	if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f >= maxFloatUSD {
 		return pricing.Money{}, false
 	}
-	return pricing.MoneyFromPico(uint64(math.Round(f * 1e12))), true
+	if f == 0 { // also -0, which formats as "-0"
+		return pricing.Money{}, true
+	}
+	var buf [64]byte // on the stack: no allocation for the usual floats
+	b, ok := roundDecimal(strconv.AppendFloat(buf[:0], f, 'f', -1, 64), pricing.MoneyScale, true)
+	if !ok {
+		return pricing.Money{}, false
+	}
+	pico, ok := picoFromDecimal(b)
+	return pricing.MoneyFromPico(pico), ok
+}
+
+// picoFromDecimal reads a plain decimal with at most 12 fractional digits
+// (roundDecimal's output) as pico-units, false past uint64.
+func picoFromDecimal(b []byte) (uint64, bool) {
+	var v uint64
+	frac := -1
+	for _, c := range b {
+		if c == '.' {
+			frac = 0
+			continue
+		}
+		if frac >= 0 {
+			frac++
+		}
+		if v > (math.MaxUint64-9)/10 {
+			return 0, false
+		}
+		v = v*10 + uint64(c-'0')
+	}
+	for frac = max(frac, 0); frac < pricing.MoneyScale; frac++ {
+		if v > math.MaxUint64/10 {
+			return 0, false
+		}
+		v *= 10
+	}
+	return v, true
+}
+
+// moneyFromDecimal parses a plain decimal ("123", "0.5", ".5", "1.") with
+// any number of fractional digits, rounded to 12 by roundDecimal.
+func moneyFromDecimal(b []byte) (pricing.Money, bool) {
+	b, ok := roundDecimal(b, pricing.MoneyScale, false)
+	if !ok {
+		return pricing.Money{}, false
+	}
+	m, err := pricing.ParseMoney(unsafe.String(unsafe.SliceData(b), len(b)))
+	return m, err == nil
+}
+
+// roundDecimal rounds a plain unsigned decimal to at most scale fractional
+// digits, half to even (banker's rounding: exactly half a pico goes to the
+// even neighbour, so ties do not bias sums). It rounds in decimal, digit by
+// digit. It reports false when b is not a plain decimal (sign, exponent,
+// other characters, no digit). Rounding down returns a prefix of b.
+// Rounding up writes into b when inPlace is set, else (b may view a
+// string) it rounds a copy.
+func roundDecimal(b []byte, scale int, inPlace bool) ([]byte, bool) {
+	dot, digits := -1, 0
+	for i, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.' && dot < 0:
+			dot = i
+		default:
+			return nil, false
+		}
+	}
+	if digits == 0 {
+		return nil, false
+	}
+	if dot < 0 || len(b)-dot-1 <= scale {
+		return b, true
+	}
+	keep, rest := b[:dot+1+scale], b[dot+1+scale:]
+	up := false
+	switch {
+	case rest[0] > '5':
+		up = true
+	case rest[0] == '5':
+		up = strings.TrimRight(unsafe.String(unsafe.SliceData(rest[1:]), len(rest)-1), "0") != ""
+		if !up { // a tie: to even
+			last := byte('0') // no digit kept counts as 0
+			for i := len(keep) - 1; i >= 0; i-- {
+				if keep[i] != '.' {
+					last = keep[i]
+					break
+				}
+			}
+			up = (last-'0')%2 == 1
+		}
+	}
+	if !up {
+		return keep, true
+	}
+	out := keep
+	if !inPlace {
+		out = append([]byte(nil), keep...)
+	}
+	for i := len(out) - 1; i >= 0; i-- {
+		switch {
+		case out[i] == '.':
+			continue
+		case out[i] == '9':
+			out[i] = '0'
+			continue
+		default:
+			out[i]++
+			return out, true
+		}
+	}
+	// All nines: one more integer digit.
+	out = append(out, 0)
+	copy(out[1:], out)
+	out[0] = '1'
+	return out, true
 }
 
 // finish resolves kinds and winners after the pass.
@@ -447,7 +571,11 @@ func (c *Call) finish(spanName string) {
 		if c.reportedCost.rank != 0 {
 			if m, err := pricing.ParseMoney(c.reportedCost.v); err == nil {
 				c.ReportedCost, c.HasReportedCost = m, true
+			} else if m, ok := moneyFromDecimal(unsafe.Slice(unsafe.StringData(c.reportedCost.v), len(c.reportedCost.v))); ok {
+				// More than 12 fractional digits: rounded in decimal.
+				c.ReportedCost, c.HasReportedCost = m, true
 			} else if f, err := strconv.ParseFloat(c.reportedCost.v, 64); err == nil {
+				// Exponent notation ("1.5e-3") and the like.
 				c.ReportedCost, c.HasReportedCost = moneyFromFloat(f)
 			}
 		} else {
