@@ -55,6 +55,20 @@ const (
 	PricingPriceID        = "agentcost.pricing.price_id"
 	PricingCatalogVersion = "agentcost.pricing.catalog_version"
 	PricingMatch          = "agentcost.pricing.match"
+	// PricingTimeSource is written only when the span has no start time:
+	// PricingTimeEnd (priced at its end time) or PricingTimeProcessing
+	// (no end time either: priced at the processor's clock, given in
+	// PricingTime). Spans with a start time are priced at it.
+	PricingTimeSource = "agentcost.pricing.time_source"
+	// PricingTime is the time (int, Unix nanoseconds) a span without start
+	// and end times was priced at; event-time readers use it for such spans.
+	PricingTime = "agentcost.pricing.time_unix_nano"
+)
+
+// Pricing time sources (PricingTimeSource values).
+const (
+	PricingTimeEnd        = "end_time"
+	PricingTimeProcessing = "processing_time"
 )
 
 // Normalised call dimensions.

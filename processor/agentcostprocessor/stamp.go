@@ -102,6 +102,8 @@ type stamp struct {
 	priceProvider, priceModel, priceID     string
 	match                                  pricing.MatchKind
 	catalogVersion                         string
+	timeSource                             string // set when the span has no start time
+	pricedAt                               int64  // Unix ns, set when it has no end time either
 }
 
 // write puts the stamp's attributes through w, in the contract's order.
@@ -178,6 +180,12 @@ func (st *stamp) write(w *attrWriter) {
 		}
 	}
 	w.str(attrs.PricingCatalogVersion, st.catalogVersion)
+	if st.timeSource != "" {
+		w.str(attrs.PricingTimeSource, st.timeSource)
+		if st.timeSource == attrs.PricingTimeProcessing {
+			w.int(attrs.PricingTime, st.pricedAt)
+		}
+	}
 }
 
 // finish stamps identity on a GenAI span and, when it is billable, prices it
@@ -236,9 +244,17 @@ func (p *agentcostProcessor) finish(ctx context.Context, s *spanInfo, res *resIn
 	st.reqModel, st.respModel, st.tier, st.batch = c.RequestModel, c.ResponseModel, c.ServiceTier, c.Batch
 	st.tool, st.user, st.conv = c.ToolName, c.UserID, c.ConversationID
 
+	// Priced at the start time; without one at the end time (where the
+	// exporter places the row), without both at the processor's clock,
+	// which the span then carries. Never at year 1.
 	var at time.Time
 	if ts := s.span.StartTimestamp(); ts != 0 {
 		at = ts.AsTime()
+	} else if ts := s.span.EndTimestamp(); ts != 0 {
+		at, st.timeSource = ts.AsTime(), attrs.PricingTimeEnd
+	} else {
+		at, st.timeSource = time.Now().UTC(), attrs.PricingTimeProcessing
+		st.pricedAt = at.UnixNano()
 	}
 
 	var o outcome
