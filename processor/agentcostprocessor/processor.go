@@ -389,9 +389,11 @@ func (p *agentcostProcessor) putScratch(sc *scratch) {
 	p.scratch.Put(sc)
 }
 
-// noteUnknownModel counts an unknown model under a bounded label set and
-// warns once per pair.
-func (p *agentcostProcessor) noteUnknownModel(ctx context.Context, provider, model string) {
+// noteUnknownModel warns once per unknown provider/model pair and returns
+// the pair's labels for the unknown-models metric (bounded: "other" past
+// unknown_models_limit pairs); the metric is recorded with the batch's
+// other counts once the batch is accepted downstream.
+func (p *agentcostProcessor) noteUnknownModel(provider, model string) (string, string) {
 	key := provider + "\x00" + model
 	p.unknownMu.Lock()
 	_, seen := p.unknown[key]
@@ -408,7 +410,7 @@ func (p *agentcostProcessor) noteUnknownModel(ctx context.Context, provider, mod
 		p.logger.Warn("unknown model: spans are marked unpriced; add it to a pricing catalog layer",
 			zap.String("provider", provider), zap.String("model", model))
 	}
-	p.tb.AgentcostUnknownModels.Add(ctx, 1, metricAttrs2("provider", provider, "model", model))
+	return provider, model
 }
 
 func readFile(path string) ([]byte, error) { return osReadFile(path) }

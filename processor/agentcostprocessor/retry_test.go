@@ -265,3 +265,24 @@ func TestShutdownRetriesRefusedHeld(t *testing.T) {
 	assert.Equal(t, 1, r.charges())
 	assert.Zero(t, r.counter("agentcost_spans_dropped"))
 }
+
+// The self-metrics of a refused batch are recorded once, when its retry is
+// accepted (here an unknown model: unpriced and unknown-models counts).
+func TestRefusedBatchCountedOnce(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Hold.Wait = 0
+	r := newRetryRig(t, cfg, newFlakyNext(1))
+	batch := func() ptrace.Traces {
+		td := chatTrace(1, 1, 0, "support-bot")
+		td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes().PutStr("gen_ai.request.model", "gpt-unknown")
+		return td
+	}
+	require.ErrorIs(t, r.p.ConsumeTraces(context.Background(), batch()), errRefused)
+	assert.Zero(t, r.counter("agentcost_unknown_models"))
+	assert.Zero(t, r.counter("agentcost_spans_unpriced"))
+	require.NoError(t, r.p.ConsumeTraces(context.Background(), batch()))
+	require.NoError(t, r.p.Shutdown(context.Background()))
+	assert.EqualValues(t, 1, r.counter("agentcost_unknown_models"))
+	assert.EqualValues(t, 1, r.counter("agentcost_spans_unpriced"))
+	assert.Zero(t, r.charges(), "unpriced: nothing to charge")
+}

@@ -71,11 +71,13 @@ func (d *decBuf) str(i int) string {
 // outcome is the cost decision for one billable span.
 type outcome struct {
 	status, reason, source string
-	record                 pricing.Money
-	hasRecord              bool
-	result                 pricing.Result
-	hasResult              bool
-	breakdown              bool // write the catalog breakdown
+	// unknownProvider/unknownModel label an unknown model (metric labels).
+	unknownProvider, unknownModel string
+	record                        pricing.Money
+	hasRecord                     bool
+	result                        pricing.Result
+	hasResult                     bool
+	breakdown                     bool // write the catalog breakdown
 }
 
 // stamp is everything finish writes on one span, computed before anything
@@ -315,6 +317,9 @@ func (p *agentcostProcessor) finish(ctx context.Context, s *spanInfo, res *resIn
 	st.catalogVersion = p.cat.Version()
 
 	ctr.add(o.status, o.reason)
+	if o.unknownModel != "" {
+		ctr.addUnknown(o.unknownProvider, o.unknownModel)
+	}
 	if o.hasRecord && p.accruer != nil && (o.status == attrs.StatusPriced || o.status == attrs.StatusProviderReported) {
 		model := c.ResponseModel
 		if model == "" {
@@ -431,7 +436,7 @@ func (p *agentcostProcessor) priceCall(ctx context.Context, c *genai.Call, u pri
 		o.status, o.reason = attrs.StatusUsageError, r.Reason
 	case pricing.StatusUnpriced:
 		if r.Reason == "unknown_model" || r.Reason == "unknown_provider" {
-			p.noteUnknownModel(ctx, c.Provider, model)
+			o.unknownProvider, o.unknownModel = p.noteUnknownModel(c.Provider, model)
 		}
 		if c.HasReportedCost {
 			o.status, o.reason, o.source = attrs.StatusProviderReported, r.Reason, attrs.SourceProviderReported
@@ -485,6 +490,7 @@ func (p *agentcostProcessor) finishHeld(ctx context.Context, hs *heldSpan, td pt
 // batch and reason.
 type counters struct {
 	rows    []counterRow
+	unknown []counterRow   // unknown models: status is the provider, reason the model
 	charges []spend.Charge // budget charges, accrued after downstream accepts
 }
 
@@ -503,8 +509,19 @@ func (c *counters) add(status, reason string) {
 	c.rows = append(c.rows, counterRow{status, reason, 1})
 }
 
+func (c *counters) addUnknown(provider, model string) {
+	for i := range c.unknown {
+		if c.unknown[i].status == provider && c.unknown[i].reason == model {
+			c.unknown[i].n++
+			return
+		}
+	}
+	c.unknown = append(c.unknown, counterRow{provider, model, 1})
+}
+
 func (c *counters) reset() {
 	c.rows = c.rows[:0]
+	c.unknown = c.unknown[:0]
 	clear(c.charges)
 	c.charges = c.charges[:0]
 }
@@ -522,7 +539,11 @@ func (c *counters) flush(ctx context.Context, tb *metadata.TelemetryBuilder) {
 			tb.AgentcostSpansNotBillable.Add(ctx, r.n, metricAttrs1("reason", r.reason))
 		}
 	}
+	for _, r := range c.unknown {
+		tb.AgentcostUnknownModels.Add(ctx, r.n, metricAttrs2("provider", r.status, "model", r.reason))
+	}
 	c.rows = c.rows[:0]
+	c.unknown = c.unknown[:0]
 }
 
 func metricAttrs1(k, v string) metric.AddOption {
