@@ -72,6 +72,11 @@ func TestTwoShardCluster(t *testing.T) {
 		c := call{traceID: seqID("t", i), spanID: seqID("s", i), start: t0.Add(time.Duration(i) * time.Minute),
 			team: []string{"cx", "data"}[i%2], agent: seqID("a", i%5), root: "r", provider: "openai", priceModel: "gpt-5",
 			operation: "chat", in: int64(i), total: pricing.MoneyFromPico(uint64(1_000_000_007 * (i + 1))).String()}
+		if i == 7 {
+			// Above 2^64 pico-USD (2^53 tokens at 3 USD per million):
+			// the high words pass through the Distributed table too.
+			c.in, c.total = 1<<53, "27021597764.222976000000"
+		}
 		want = want.Add(pricing.MustParseMoney(c.total))
 		calls = append(calls, c)
 	}
@@ -80,6 +85,7 @@ func TestTwoShardCluster(t *testing.T) {
 	require.NoError(t, e.pushTraces(ctx, td), "a retried batch through the Distributed table")
 
 	assert.Equal(t, "400", scalar(t, c1, "SELECT toString(count()) FROM agentcost.cost_events"))
+	assert.Equal(t, "27021597764.222976", scalar(t, c2, "SELECT toString(total_cost) FROM agentcost.cost_events WHERE input_tokens = 9007199254740992"))
 	assert.Equal(t, want.String(), pricing.MustParseMoney(scalar(t, c1, "SELECT toString(sum(total_cost)) FROM agentcost.cost_events")).String())
 	assert.Equal(t, want.String(), pricing.MustParseMoney(scalar(t, c2, "SELECT toString(sum(total_cost)) FROM agentcost.cost_hourly")).String(),
 		"rollups through the Distributed table, read from the other node")
