@@ -162,7 +162,8 @@ func (h *holder) rollback(tx *holdTxn) {
 	h.count.Store(int64(len(h.traces)))
 }
 
-// putBackLocked holds spans again, with their deadlines unchanged.
+// putBackLocked holds spans again, with their deadlines and the identity
+// found so far unchanged.
 func (h *holder) putBackLocked(spans []heldSpan) {
 	for _, hs := range spans {
 		ht := h.traces[hs.trace]
@@ -170,7 +171,6 @@ func (h *holder) putBackLocked(spans []heldSpan) {
 			ht = &heldTrace{id: hs.trace, nodes: make(map[pcommon.SpanID]node)}
 			h.traces[hs.trace] = ht
 		}
-		hs.ident = identity{}
 		ht.spans = append(ht.spans, hs)
 		h.nSpans++
 	}

@@ -438,7 +438,13 @@ func (h *holder) expire(now time.Time, all bool) []heldSpan {
 				kept = append(kept, hs)
 				continue
 			}
-			hs.ident = identityFrom(walk(nil, ht, h.recent, hs.trace, hs.parent, false), hs.fallbackID)
+			ident := identityFrom(walk(nil, ht, h.recent, hs.trace, hs.parent, false), hs.fallbackID)
+			if ident.status == statusFallback && hs.ident.agent.id != "" {
+				// A span held again after a refused send: the ancestry
+				// that gave its identity may have gone with its trace.
+				ident = hs.ident
+			}
+			hs.ident = ident
 			out = append(out, hs)
 			h.nSpans--
 		}

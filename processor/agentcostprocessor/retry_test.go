@@ -33,10 +33,11 @@ type flakyNext struct {
 	fail  int // batches still to refuse; -1 refuses all
 	calls int
 	spans map[pcommon.SpanID]int
+	agent map[pcommon.SpanID]string // agentcost.agent.id as delivered
 }
 
 func newFlakyNext(fail int) *flakyNext {
-	return &flakyNext{fail: fail, spans: map[pcommon.SpanID]int{}}
+	return &flakyNext{fail: fail, spans: map[pcommon.SpanID]int{}, agent: map[pcommon.SpanID]string{}}
 }
 
 func (f *flakyNext) Capabilities() consumer.Capabilities { return consumer.Capabilities{} }
@@ -59,6 +60,9 @@ func (f *flakyNext) ConsumeTraces(_ context.Context, td ptrace.Traces) error {
 			for k := 0; k < spans.Len(); k++ {
 				if _, ok := spans.At(k).Attributes().Get(attrs.CostStatus); ok {
 					f.spans[spans.At(k).SpanID()]++
+				}
+				if v, ok := spans.At(k).Attributes().Get(attrs.AgentID); ok {
+					f.agent[spans.At(k).SpanID()] = v.Str()
 				}
 			}
 		}
@@ -285,4 +289,29 @@ func TestRefusedBatchCountedOnce(t *testing.T) {
 	assert.EqualValues(t, 1, r.counter("agentcost_unknown_models"))
 	assert.EqualValues(t, 1, r.counter("agentcost_spans_unpriced"))
 	assert.Zero(t, r.charges(), "unpriced: nothing to charge")
+}
+
+// A timed-out span retried after a refused send keeps the identity its
+// ancestry gave it: here through a plain span that only the held trace
+// remembers (the agent span arrived, the trace's top never did).
+func TestTimedOutRetryKeepsIdentity(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Hold.Wait = 300 * time.Millisecond
+	r := newRetryRig(t, cfg, newFlakyNext(0))
+	require.NoError(t, r.p.ConsumeTraces(context.Background(), chatTrace(1, 2, 5, ""))) // held
+	td := invokeAgentTrace(1, 1)
+	td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).SetParentSpanID(pcommon.SpanID{7: 9}) // never arrives
+	plain := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().AppendEmpty()
+	plain.SetName("http handler")
+	plain.SetTraceID(pcommon.TraceID{15: 1})
+	plain.SetSpanID(pcommon.SpanID{7: 5})
+	plain.SetParentSpanID(pcommon.SpanID{7: 1})
+	require.NoError(t, r.p.ConsumeTraces(context.Background(), td)) // still held: the top is missing
+	r.next.setFail(2)                                               // the first two timed-out sends
+	require.Eventually(t, func() bool { return r.next.delivered(2) == 1 }, 5*time.Second, 5*time.Millisecond)
+	require.NoError(t, r.p.Shutdown(context.Background()))
+	r.next.mu.Lock()
+	defer r.next.mu.Unlock()
+	assert.Equal(t, "a", r.next.agent[pcommon.SpanID{7: 2}], "inherited from the agent span")
+	assert.Equal(t, 1, r.next.spans[pcommon.SpanID{7: 2}])
 }
