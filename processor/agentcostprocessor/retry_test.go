@@ -108,13 +108,19 @@ type retryRig struct {
 
 func newRetryRig(t *testing.T, cfg *Config, next *flakyNext) *retryRig {
 	t.Helper()
+	return newRetryRigWith(t, cfg, next, next)
+}
+
+// newRetryRigWith sends to c, a consumer that ends in next.
+func newRetryRigWith(t *testing.T, cfg *Config, next *flakyNext, c consumer.Traces) *retryRig {
+	t.Helper()
 	id := component.MustNewID("agentcost_budget")
 	cfg.Budget = &id
 	r := &retryRig{next: next, acc: &fakeAccruer{}, tel: componenttest.NewTelemetry()}
 	t.Cleanup(func() { require.NoError(t, r.tel.Shutdown(context.Background())) })
 	set := processortest.NewNopSettings(metadata.Type)
 	set.TelemetrySettings = r.tel.NewTelemetrySettings()
-	p, err := NewFactory().CreateTraces(context.Background(), set, cfg, next)
+	p, err := NewFactory().CreateTraces(context.Background(), set, cfg, c)
 	require.NoError(t, err)
 	r.p = p
 	require.NoError(t, p.Start(context.Background(), hostWithExtensions{componenttest.NewNopHost(), map[component.ID]component.Component{id: r.acc}}))
@@ -314,4 +320,74 @@ func TestTimedOutRetryKeepsIdentity(t *testing.T) {
 	defer r.next.mu.Unlock()
 	assert.Equal(t, "a", r.next.agent[pcommon.SpanID{7: 2}], "inherited from the agent span")
 	assert.Equal(t, 1, r.next.spans[pcommon.SpanID{7: 2}])
+}
+
+// gatedNext holds the first batch until released, then answers it with
+// firstErr; later batches pass straight to flakyNext.
+type gatedNext struct {
+	*flakyNext
+	once     sync.Once
+	entered  chan struct{}
+	gate     chan struct{}
+	firstErr error
+}
+
+func (g *gatedNext) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
+	first := false
+	g.once.Do(func() { first = true })
+	if first {
+		close(g.entered)
+		<-g.gate
+		if g.firstErr != nil {
+			return g.firstErr
+		}
+	}
+	return g.flakyNext.ConsumeTraces(ctx, td)
+}
+
+// While the batch that held a span is still on its way downstream, another
+// batch that completes the span's ancestry does not release it; whether the
+// first batch is then accepted or refused (and retried), the span is
+// delivered once, with the inherited agent.
+func TestInFlightHeldSpanDeliveredOnce(t *testing.T) {
+	for _, refused := range []bool{false, true} {
+		name := "accepted"
+		if refused {
+			name = "refused"
+		}
+		t.Run(name, func(t *testing.T) {
+			cfg := testConfig(t)
+			cfg.Hold.Wait = 50 * time.Millisecond
+			g := &gatedNext{flakyNext: newFlakyNext(0), entered: make(chan struct{}), gate: make(chan struct{})}
+			if refused {
+				g.firstErr = errRefused
+			}
+			r := newRetryRigWith(t, cfg, g.flakyNext, g)
+			batch := func() ptrace.Traces {
+				td := chatTrace(1, 2, 1, "") // child of agent span 1, not yet seen: held
+				chatTrace(2, 3, 0, "x").ResourceSpans().MoveAndAppendTo(td.ResourceSpans())
+				return td
+			}
+			errA := make(chan error, 1)
+			go func() { errA <- r.p.ConsumeTraces(context.Background(), batch()) }()
+			<-g.entered
+			require.NoError(t, r.p.ConsumeTraces(context.Background(), invokeAgentTrace(1, 1))) // the parent, a top span
+			assert.Zero(t, g.delivered(2), "not released while its batch is in flight")
+			close(g.gate)
+			if refused {
+				require.ErrorIs(t, <-errA, errRefused)
+				require.NoError(t, r.p.ConsumeTraces(context.Background(), batch())) // the client's retry
+			} else {
+				require.NoError(t, <-errA)
+			}
+			require.Eventually(t, func() bool { return g.delivered(2) == 1 }, 5*time.Second, 5*time.Millisecond)
+			require.NoError(t, r.p.Shutdown(context.Background()))
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			assert.Equal(t, 1, g.spans[pcommon.SpanID{7: 2}])
+			assert.Equal(t, 1, g.spans[pcommon.SpanID{7: 3}])
+			assert.Equal(t, "a", g.agent[pcommon.SpanID{7: 2}])
+			assert.Equal(t, 2, r.charges())
+		})
+	}
 }
