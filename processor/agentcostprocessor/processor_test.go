@@ -288,13 +288,20 @@ func TestRegistryReload(t *testing.T) {
 	}
 	assert.Equal(t, "alpha", team())
 
-	require.NoError(t, os.WriteFile(path, []byte("agents:\n  - id: bot\n    team: beta\n"), 0o600))
+	// Replaced by rename: an in-place rewrite can be read while truncated,
+	// and an empty file is a valid (empty) registry.
+	writeAtomic := func(content string) {
+		tmp := path + ".tmp"
+		require.NoError(t, os.WriteFile(tmp, []byte(content), 0o600))
+		require.NoError(t, os.Rename(tmp, path))
+	}
+	writeAtomic("agents:\n  - id: bot\n    team: beta\n")
 	future := time.Now().Add(time.Minute)
 	require.NoError(t, os.Chtimes(path, future, future))
 	require.Eventually(t, func() bool { return team() == "beta" }, 5*time.Second, 10*time.Millisecond)
 	require.Eventually(t, func() bool { return counter("agentcost_registry_reloads") == 1 }, 5*time.Second, 10*time.Millisecond)
 
-	require.NoError(t, os.WriteFile(path, []byte("agents: [\n"), 0o600))
+	writeAtomic("agents: [\n")
 	future = future.Add(time.Minute)
 	require.NoError(t, os.Chtimes(path, future, future))
 	require.Eventually(t, func() bool { return counter("agentcost_registry_reload_failures") >= 1 }, 5*time.Second, 10*time.Millisecond)
