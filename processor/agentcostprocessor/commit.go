@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
@@ -23,7 +24,8 @@ import (
 
 // releaseRetryFor is how long held spans whose timed-out release the next
 // component refuses are kept and retried (on every tick) before they are
-// dropped and counted in agentcost_spans_dropped.
+// dropped and counted in agentcost_spans_dropped. A permanent error
+// (consumererror.NewPermanent) drops them at once.
 const releaseRetryFor = 30 * time.Second
 
 // shutdownAttempts is how many times shutdown tries to send the spans still
@@ -220,7 +222,8 @@ func (p *agentcostProcessor) releaseExpired(ctx context.Context, now time.Time, 
 	}
 	if err := p.next.ConsumeTraces(ctx, out); err != nil {
 		n := len(rel)
-		dropped := p.hold.retryLater(rel, final)
+		// A permanent error will not go away: no retry.
+		dropped := p.hold.retryLater(rel, final || consumererror.IsPermanent(err))
 		if dropped > 0 {
 			p.tb.AgentcostSpansDropped.Add(ctx, int64(dropped))
 			p.tb.AgentcostSpansHeldCurrent.Add(ctx, -int64(dropped))

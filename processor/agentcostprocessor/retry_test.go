@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
@@ -244,6 +245,30 @@ func TestTimedOutReleaseDroppedAfterRetryWindow(t *testing.T) {
 	assert.Zero(t, r.charges(), "a dropped span is not charged")
 	assert.EqualValues(t, 1, r.counter("agentcost_spans_dropped"))
 	assert.Zero(t, r.counter("agentcost_spans_timed_out"))
+	assert.Zero(t, r.counter("agentcost_spans_held_current"))
+}
+
+// permanentNext refuses every batch with a permanent error.
+type permanentNext struct{ calls int }
+
+func (p *permanentNext) Capabilities() consumer.Capabilities { return consumer.Capabilities{} }
+func (p *permanentNext) ConsumeTraces(context.Context, ptrace.Traces) error {
+	p.calls++
+	return consumererror.NewPermanent(errRefused)
+}
+
+// A timed-out release refused with a permanent error is dropped at once
+// (and counted): retrying cannot help.
+func TestTimedOutReleasePermanentErrorDropped(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Hold.Wait = 20 * time.Millisecond
+	next := &permanentNext{}
+	r := newRetryRigWith(t, cfg, newFlakyNext(0), next)
+	require.NoError(t, r.p.ConsumeTraces(context.Background(), chatTrace(1, 2, 1, "")))
+	require.Eventually(t, func() bool { return r.counter("agentcost_spans_dropped") == 1 }, 5*time.Second, 5*time.Millisecond)
+	require.NoError(t, r.p.Shutdown(context.Background()), "nothing left to flush")
+	assert.Equal(t, 1, next.calls, "no retry")
+	assert.Zero(t, r.charges())
 	assert.Zero(t, r.counter("agentcost_spans_held_current"))
 }
 
