@@ -84,7 +84,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.AgentcostSpansDropped, err = builder.meter.Int64Counter(
 		"otelcol_agentcost_spans_dropped",
-		metric.WithDescription("Held spans dropped because the next component kept refusing their release (for 30 s after the wait ran out, or at shutdown); they were not charged to budgets. [Alpha]"),
+		metric.WithDescription("Held spans dropped because the next component refused their release (for 30 s after the wait ran out, at once for a permanent error, or at shutdown); they were not charged to budgets. [Alpha]"),
 		metric.WithUnit("{span}"),
 	)
 	errs = errors.Join(errs, err)

@@ -56,7 +56,7 @@ func AssertEqualAgentcostRegistryReloads(t *testing.T, tt *componenttest.Telemet
 func AssertEqualAgentcostSpansDropped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_agentcost_spans_dropped",
-		Description: "Held spans dropped because the next component kept refusing their release (for 30 s after the wait ran out, or at shutdown); they were not charged to budgets. [Alpha]",
+		Description: "Held spans dropped because the next component refused their release (for 30 s after the wait ran out, at once for a permanent error, or at shutdown); they were not charged to budgets. [Alpha]",
 		Unit:        "{span}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
