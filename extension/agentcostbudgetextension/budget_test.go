@@ -369,15 +369,30 @@ func TestRingNoDoubleCountAcrossCutoff(t *testing.T) {
 	base := time.Unix(1_800_000_000, 0)
 	r.advance(r.slotOf(base))
 	for i := range 6 {
-		assert.True(t, r.add(r.slotOf(base.Add(time.Duration(i)*time.Second)), usd("1")).IsZero())
+		folded, at := r.add(r.slotOf(base.Add(time.Duration(i)*time.Second)), usd("1"))
+		assert.True(t, folded.IsZero())
+		assert.Equal(t, emptySlot, at)
 	}
 	assert.Equal(t, usd("6"), r.total)
 	dropped := r.advance(r.slotOf(base.Add(4 * time.Second)))
 	assert.Equal(t, usd("4"), dropped)
 	assert.Equal(t, usd("2"), r.total)
-	// A charge far ahead pushes the oldest slots out for the caller to keep.
-	folded := r.add(r.slotOf(base.Add(20*time.Second)), usd("1"))
-	assert.Equal(t, usd("2"), folded)
+	// A charge far ahead grows the ring: nothing is pushed out, and the
+	// older slots still drop exactly at a later cutoff.
+	folded, at := r.add(r.slotOf(base.Add(20*time.Second)), usd("1"))
+	assert.True(t, folded.IsZero())
+	assert.Equal(t, emptySlot, at)
+	assert.Greater(t, len(r.sums), 8)
+	assert.Equal(t, usd("3"), r.total)
+	assert.Equal(t, usd("2"), r.advance(r.slotOf(base.Add(6*time.Second))))
+	assert.Equal(t, usd("1"), r.total)
+	// Beyond maxRingSlots the oldest slots are pushed out for the caller to
+	// keep, with the highest slot they came from.
+	far := r.slotOf(base.Add(time.Duration(maxRingSlots+100) * time.Second))
+	folded, at = r.add(far, usd("1"))
+	assert.Equal(t, usd("1"), folded)
+	assert.Equal(t, far-int64(len(r.sums)), at)
+	assert.Len(t, r.sums, maxRingSlots)
 	assert.Equal(t, usd("1"), r.total)
 }
 
@@ -385,4 +400,18 @@ func TestMulFractionExact(t *testing.T) {
 	assert.Equal(t, usd("8"), mulFraction(usd("10"), "0.8"))
 	assert.Equal(t, usd("0.333333333333"), mulFraction(usd("1"), "0.333333333333"))
 	assert.Equal(t, usd("15"), mulFraction(usd("10"), "1.5"))
+}
+
+// Cutoffs are slot boundaries counted from the Unix epoch, also for slot
+// widths that do not divide the year-1 offset time.Truncate counts from (a
+// 17 ms slot, reconcile_interval 30ms + reconcile_lag 250ms): a cutoff inside
+// a slot would leave charges before it both in the ledger and in the ring.
+func TestCutoffIsASlotBoundary(t *testing.T) {
+	r := newRing(17*time.Millisecond, 8)
+	now := time.Date(2026, 11, 29, 11, 0, 0, 123456789, time.UTC)
+	s := r.slotOf(now)
+	c := r.slotStart(s)
+	assert.Equal(t, s, r.slotOf(c))
+	assert.Equal(t, s-1, r.slotOf(c.Add(-time.Nanosecond)), "the cutoff starts its slot")
+	assert.NotEqual(t, c, now.Truncate(17*time.Millisecond), "time.Truncate counts from year 1")
 }

@@ -111,6 +111,10 @@ type budgetExtension struct {
 	decided   [3]atomic.Int64
 	notifier  *dispatcher
 
+	// afterLedgerRead, when set (tests), runs between a budget's ledger
+	// query and the update of its state.
+	afterLedgerRead func(*budget)
+
 	// ringWidth and ringSlots size each budget's local accrual ring.
 	ringWidth time.Duration
 	ringSlots int
@@ -154,7 +158,10 @@ func newExtension(cfg *Config, set extension.Settings) (*budgetExtension, error)
 
 // newBudget builds a budget with an empty state.
 func (e *budgetExtension) newBudget(d *budgetDef) *budget {
-	b := &budget{def: d}
+	b := &budget{def: d, settledMax: emptySlot, lateNs: int64(e.cfg.ReconcileLag / 2)}
+	if !e.cfg.ClickHouse.Enabled() {
+		b.lateNs = -1
+	}
 	width, slots := e.ringWidth, e.ringSlots
 	if d.window.isRolling() && !e.cfg.ClickHouse.Enabled() {
 		// No ledger: the ring must hold the whole rolling window.
@@ -197,17 +204,22 @@ func (e *budgetExtension) install(defs []*budgetDef) {
 }
 
 func (b *budget) copyStateFrom(o *budget) {
-	b.ws, b.we, b.base, b.settled, b.cutoff = o.ws, o.we, o.base, o.settled, o.cutoff
+	b.ws, b.we, b.base, b.settled, b.settledMax, b.cutoff = o.ws, o.we, o.base, o.settled, o.settledMax, o.cutoff
 	b.wsNs, b.weNs, b.rollFloor = o.wsNs, o.weNs, o.rollFloor
 	b.setLastOK(o.lastOK)
 	b.projFired, b.resumed = o.projFired, o.resumed
-	if len(b.ring.sums) == len(o.ring.sums) && b.ring.width == o.ring.width {
-		copy(b.ring.sums, o.ring.sums)
-		copy(b.ring.tags, o.ring.tags)
-		b.ring.floor, b.ring.total = o.ring.floor, o.ring.total
-	} else {
-		b.settled = b.settled.Add(o.ring.total)
+	if b.ring.width == o.ring.width {
 		b.ring.floor = o.ring.floor
+		for i, tag := range o.ring.tags {
+			if tag != emptySlot {
+				if folded, at := b.ring.add(tag, o.ring.sums[i]); at != emptySlot {
+					b.settleLocked(folded, at)
+				}
+			}
+		}
+	} else {
+		b.ring.floor = b.ring.slotOfNs(o.ring.floor * o.ring.width)
+		b.settleLocked(o.ring.total, b.ring.slotOfNs((o.ring.floor+int64(len(o.ring.sums)))*o.ring.width))
 	}
 	// Fired thresholds carry over by value.
 	for i, t := range b.def.thresholds {

@@ -10,18 +10,21 @@ import (
 )
 
 // reconcile replaces each budget's ledger part with the ledger's sum over
-// [window start, cutoff), cutoff = now - reconcile_lag truncated to the
-// ring's slot width, and drops the local slots below the cutoff: a charge is
-// counted either from the ledger (before the cutoff) or locally (after it),
-// never twice. It also merges the alerts other replicas (or an earlier run)
-// persisted for the window.
+// [window start, cutoff) by event time, cutoff = now - reconcile_lag rounded
+// down to a ring slot, and drops the local slots below the cutoff: a charge
+// is counted either from the ledger (before the cutoff) or locally (after
+// it), never twice, provided the exporter wrote it within reconcile_lag/2 of
+// its arrival. Charges arriving late are keyed by arrival - reconcile_lag/2
+// (see budget.lateNs) and may be counted twice for a while instead of being
+// lost. It also merges the alerts other replicas (or an earlier run)
+// persisted for the window, and retries undelivered webhook alerts.
 //
-// Consistency model: another replica's spend becomes visible here at the
-// first reconcile whose cutoff passes its charge, so it is missed for at most
-// reconcile_interval + reconcile_lag (plus the exporter's flush delay if that
-// is longer than reconcile_lag). The worst-case overspend of a budget is
-// therefore about (the other replicas' spend rate) x (reconcile_interval +
-// reconcile_lag); this replica's own spend is always counted at once.
+// Consistency model (README "Several collectors"): another replica's spend
+// becomes visible here at the first reconcile whose cutoff passes its
+// charge, so it is missed for at most reconcile_interval + reconcile_lag
+// (plus the exporter's flush delay if that is longer); the worst-case
+// overspend of a budget is about (the other replicas' spend rate) x
+// (reconcile_interval + reconcile_lag).
 func (e *budgetExtension) reconcile(ctx context.Context) {
 	if e.ledger == nil {
 		return
@@ -49,18 +52,19 @@ func (e *budgetExtension) reconcile(ctx context.Context) {
 }
 
 func (e *budgetExtension) reconcileBudget(ctx context.Context, b *budget, now time.Time, timeout time.Duration) error {
-	width := time.Duration(b.ring.width)
 	b.mu.Lock()
 	b.rollLocked(now)
 	from, key := b.ws, b.windowKeyLocked()
 	var cutoff time.Time
 	if b.lastOK.IsZero() && b.ring.total.IsZero() && b.settled.IsZero() {
 		// First load (Start, or a budget just added): nothing is counted
-		// locally yet, so take everything the ledger has, up to the next slot
-		// boundary; later charges count locally.
-		cutoff = now.Truncate(width).Add(width)
+		// locally yet, so take everything the ledger has up to now; later
+		// charges count locally. The cutoff is then inside a slot: the ring
+		// floor is that slot, which holds only charges accrued from now on,
+		// until a later cutoff passes the whole slot.
+		cutoff = now
 	} else {
-		cutoff = now.Add(-e.cfg.ReconcileLag).Truncate(width)
+		cutoff = b.ring.slotStart(b.ring.slotOf(now.Add(-e.cfg.ReconcileLag)))
 	}
 	if cutoff.Before(b.cutoff) {
 		cutoff = b.cutoff // the cutoff never moves back: the ring starts there
@@ -72,6 +76,9 @@ func (e *budgetExtension) reconcileBudget(ctx context.Context, b *budget, now ti
 	sum, err := e.ledger.sum(qctx, b.def.scope, from, cutoff)
 	if err != nil {
 		return err
+	}
+	if e.afterLedgerRead != nil {
+		e.afterLedgerRead(b)
 	}
 	since := time.Unix(0, 0)
 	if b.def.window.isRolling() {
@@ -91,7 +98,11 @@ func (e *budgetExtension) reconcileBudget(ctx context.Context, b *budget, now ti
 		return nil // the window rolled over meanwhile; the next reconcile loads the new one
 	}
 	b.base = sum
-	b.settled = pricing.Money{}
+	if b.settledMax < b.ring.slotOf(minTime(cutoff, now.Add(-e.cfg.ReconcileLag))) {
+		// Every settled charge arrived before the cutoff and reconcile_lag
+		// ago: the ledger range holds it (see budget.settled).
+		b.settled, b.settledMax = pricing.Money{}, emptySlot
+	}
 	b.cutoff = cutoff
 	b.advanceLocked()
 	b.setLastOK(now)
@@ -111,4 +122,11 @@ func (e *budgetExtension) reconcileBudget(ctx context.Context, b *budget, now ti
 		}
 	}
 	return nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }

@@ -38,6 +38,11 @@ func (r *ring) slotOfNs(ns int64) int64 {
 	return s
 }
 
+// slotStart is the start of slot. Slots count from the Unix epoch: a
+// cutoff must be a slot boundary (time.Truncate counts from year 1, which
+// differs for widths that do not divide 62135596800 s, e.g. 17 ms).
+func (r *ring) slotStart(slot int64) time.Time { return time.Unix(0, slot*r.width).UTC() }
+
 func (r *ring) index(slot int64) int {
 	n := int64(len(r.sums))
 	return int(((slot % n) + n) % n)
@@ -71,17 +76,49 @@ func (r *ring) advance(floor int64) pricing.Money {
 	return dropped
 }
 
-// add counts m in slot; slots beyond the ring's span first push the oldest
-// slots out, and what they held is returned for the caller to keep.
-func (r *ring) add(slot int64, m pricing.Money) (folded pricing.Money) {
+// maxRingSlots bounds how far a ring grows while its floor cannot advance
+// (no successful reconcile): about 4.5 h of 1 s slots, 384 KiB.
+const maxRingSlots = 1 << 14
+
+// grow re-indexes the ring into at least need slots (at most maxRingSlots,
+// never fewer than it has), keeping every tagged slot.
+func (r *ring) grow(need int64) {
+	n := int64(len(r.sums))
+	m := min(max(2*n, need+n/2), int64(max(maxRingSlots, len(r.sums))))
+	if m <= n {
+		return
+	}
+	sums, tags := r.sums, r.tags
+	r.sums, r.tags = make([]pricing.Money, m), make([]int64, m)
+	for i := range r.tags {
+		r.tags[i] = emptySlot
+	}
+	for i, tag := range tags {
+		if tag != emptySlot {
+			j := r.index(tag)
+			r.tags[j], r.sums[j] = tag, sums[i]
+		}
+	}
+}
+
+// add counts m in slot. A slot beyond the ring's span first grows the ring
+// (up to maxRingSlots); only beyond that are the oldest slots pushed out,
+// and what they held is returned for the caller to keep, with the highest
+// slot it came from (emptySlot when nothing was pushed out).
+func (r *ring) add(slot int64, m pricing.Money) (folded pricing.Money, foldedMax int64) {
+	foldedMax = emptySlot
+	if n := int64(len(r.sums)); slot >= r.floor+n {
+		r.grow(slot - r.floor + 1)
+	}
 	if n := int64(len(r.sums)); slot >= r.floor+n {
 		folded = r.advance(slot - n + 1)
+		foldedMax = slot - n
 	}
 	i := r.index(slot)
 	r.tags[i] = slot
 	r.sums[i] = r.sums[i].Add(m)
 	r.total = r.total.Add(m)
-	return folded
+	return folded, foldedMax
 }
 
 // budget is a budget definition and its state in the current window. All
@@ -98,10 +135,22 @@ type budget struct {
 	rollFloor  int64
 	// base is the ledger's spend in [ws, cutoff) at the last reconcile.
 	base pricing.Money
-	// settled is local spend older than the ring's floor that the ledger did
-	// not include at the last reconcile (late or folded charges).
-	settled pricing.Money
-	ring    ring
+	// settled is local spend below the ring's floor: charges that arrived
+	// in the first slot after Start with an earlier key, or slots pushed out
+	// of a ring that reached maxRingSlots while no reconcile succeeded.
+	// settledMax is the slot of the latest arrival among them: a reconcile
+	// clears settled only when both its cutoff and now - reconcile_lag are
+	// above it, so the exporter has written all of it (charges settled
+	// while the reconcile's query ran are never cleared by it).
+	settled    pricing.Money
+	settledMax int64
+	// lateNs: a charge is keyed in the ring by max(span start, arrival -
+	// lateNs), so one that reaches the extension late (a long call, a held
+	// or batched span) stays local until a reconcile whose cutoff passes its
+	// arrival minus lateNs, by when the exporter has written it. Negative:
+	// always by span start (no ledger).
+	lateNs int64
+	ring   ring
 	// cutoff is the upper bound of the last reconciled ledger range.
 	cutoff time.Time
 	// lastOK is when a reconcile last succeeded (zero: never).
@@ -147,7 +196,7 @@ func (b *budget) rollLocked(now time.Time) {
 	b.ws, b.we = w.bounds(now)
 	b.wsNs, b.weNs = b.ws.UnixNano(), b.we.UnixNano()
 	b.base = pricing.Money{}
-	b.settled = pricing.Money{}
+	b.settled, b.settledMax = pricing.Money{}, emptySlot
 	b.fired = 0
 	b.projFired = false
 	b.resumed = false
@@ -172,7 +221,8 @@ func (b *budget) advanceLocked() {
 	b.ring.advance(floor)
 }
 
-// accrueLocked counts a charge made at t.
+// accrueLocked counts a charge made at t (its span start, which picks the
+// window) that arrives at now.
 func (b *budget) accrueLocked(t time.Time, cost pricing.Money, now time.Time) {
 	b.rollLocked(now)
 	tNs, ns := t.UnixNano(), now.UnixNano()
@@ -182,12 +232,22 @@ func (b *budget) accrueLocked(t time.Time, cost pricing.Money, now time.Time) {
 	if tNs < b.wsNs {
 		return // an earlier window's charge
 	}
-	slot := b.ring.slotOfNs(tNs)
+	if b.lateNs >= 0 && tNs < ns-b.lateNs {
+		tNs = ns - b.lateNs // a late arrival: key it by its arrival (see lateNs)
+	}
+	slot, arrived := b.ring.slotOfNs(tNs), b.ring.slotOfNs(ns)
 	if slot < b.ring.floor {
-		b.settled = b.settled.Add(cost)
+		b.settleLocked(cost, arrived)
 		return
 	}
-	b.settled = b.settled.Add(b.ring.add(slot, cost))
+	if folded, at := b.ring.add(slot, cost); at != emptySlot {
+		b.settleLocked(folded, arrived)
+	}
+}
+
+func (b *budget) settleLocked(m pricing.Money, slot int64) {
+	b.settled = b.settled.Add(m)
+	b.settledMax = max(b.settledMax, slot)
 }
 
 // spendLocked is the budget's spend in the current window.
