@@ -131,7 +131,17 @@ func startCHServer(t testing.TB) *chServer {
 	chtest.Options(t) // skip or fail like every ClickHouse test when none is set up
 	s := &chServer{bin: buildChlocal(t), dir: t.TempDir(), tcp: freePortIn(t, 19000, 19999), httpPort: freePortIn(t, 18000, 18999)}
 	s.start(t)
-	t.Cleanup(func() { _ = s.run("stop") })
+	t.Cleanup(func() {
+		if t.Failed() {
+			if b, err := os.ReadFile(filepath.Join(s.dir, "server.log")); err == nil {
+				if len(b) > 4000 {
+					b = b[len(b)-4000:]
+				}
+				t.Logf("test ClickHouse server.log (end):\n%s", b)
+			}
+		}
+		_ = s.run("stop")
+	})
 	return s
 }
 
@@ -183,12 +193,13 @@ func (s *chServer) newDB(t testing.TB) *chtest.DB {
 // childCollector is a collector process (the test binary re-executed as
 // TestCollectorChild).
 type childCollector struct {
-	c    *collector
-	uris []string
-	env  []string
-	cmd  *exec.Cmd
-	out  *bytes.Buffer
-	done chan error
+	c       *collector
+	uris    []string
+	env     []string
+	cmd     *exec.Cmd
+	out     *bytes.Buffer
+	done    chan struct{} // closed when the process has exited
+	waitErr error         // set before done is closed
 }
 
 // startChild starts a collector process running the demo config plus
@@ -216,8 +227,11 @@ func (ch *childCollector) start(t testing.TB) {
 	ch.cmd.Dir = filepath.Join(rootDir, "e2e") // the package directory, as go test runs it
 	ch.cmd.Stdout, ch.cmd.Stderr = ch.out, ch.out
 	require.NoError(t, ch.cmd.Start())
-	ch.done = make(chan error, 1)
-	go func(cmd *exec.Cmd, done chan error) { done <- cmd.Wait() }(ch.cmd, ch.done)
+	ch.done = make(chan struct{})
+	go func(ch *childCollector, cmd *exec.Cmd, done chan struct{}) {
+		ch.waitErr = cmd.Wait()
+		close(done)
+	}(ch, ch.cmd, ch.done)
 	deadline := time.Now().Add(time.Minute)
 	for {
 		conn, err := net.DialTimeout("tcp", ch.c.grpc, time.Second)
@@ -226,11 +240,15 @@ func (ch *childCollector) start(t testing.TB) {
 			return
 		}
 		select {
-		case err := <-ch.done:
-			t.Fatalf("collector process exited while starting: %v\n%s", err, ch.out)
+		case <-ch.done:
+			ch.cmd = nil
+			t.Fatalf("collector process exited while starting: %v\n%s", ch.waitErr, ch.out)
 		default:
 		}
 		if time.Now().After(deadline) {
+			_ = ch.cmd.Process.Kill()
+			<-ch.done
+			ch.cmd = nil
 			t.Fatalf("collector process not listening after a minute:\n%s", ch.out)
 		}
 		time.Sleep(50 * time.Millisecond)
