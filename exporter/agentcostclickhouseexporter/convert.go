@@ -365,6 +365,13 @@ func (c *converter) appendSpan(span ptrace.Span, service, env string, resExtra m
 	if start == 0 {
 		start = end
 	}
+	if start == 0 {
+		// Neither time is set: the processor priced (and charged) the span at
+		// its own clock and stamped that instant; store the row there too.
+		if v, ok := span.Attributes().Get(attrs.PricingTime); ok && v.Type() == pcommon.ValueTypeInt && v.Int() > 0 {
+			start = pcommon.Timestamp(v.Int())
+		}
+	}
 	if start > maxTimestamp {
 		// Past DateTime64(9)'s range (2262-04-11) it would wrap around:
 		// keep the row at its end time, else at 1970-01-01, and say so.

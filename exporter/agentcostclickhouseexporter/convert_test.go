@@ -156,3 +156,23 @@ func TestConvertTimeOutOfRange(t *testing.T) {
 	assert.Equal(t, time.Unix(0, 0).UTC(), r.eventTime[0].UTC(), "no valid time at all: 1970-01-01, deterministic for retries")
 	assert.Equal(t, "exporter_invalid:start_time", r.str[strCostReason][0])
 }
+
+// TestConvertNoTimesUsesPricingTime: a span with neither start nor end time
+// is stored at the instant the processor priced (and charged) it, which it
+// stamps on the span, so the row and the budget agree and a retry converts
+// identically.
+func TestConvertNoTimesUsesPricingTime(t *testing.T) {
+	td := traces(call{traceID: "a", spanID: "1", start: t0, total: "1"})
+	span := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
+	span.SetStartTimestamp(0)
+	span.SetEndTimestamp(0)
+	priced := t0.Add(90 * time.Minute)
+	span.Attributes().PutInt(attrs.PricingTime, priced.UnixNano())
+	r := convertAll(t, nil, td)
+	require.Equal(t, 1, r.len())
+	assert.Equal(t, priced, r.eventTime[0].UTC())
+
+	span.Attributes().Remove(attrs.PricingTime)
+	r = convertAll(t, nil, td)
+	assert.Equal(t, time.Unix(0, 0).UTC(), r.eventTime[0].UTC(), "without any time: 1970-01-01, deterministic")
+}

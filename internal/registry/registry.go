@@ -87,7 +87,13 @@ func Parse(b []byte) (*Registry, error) {
 	var f file
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
+	if err := dec.Decode(&f); err != nil {
+		if errors.Is(err, io.EOF) {
+			// An empty file is most often one caught mid-write: refuse it so
+			// the watcher keeps the last good version. An intentionally empty
+			// registry says `agents: []`.
+			return nil, fmt.Errorf("%w: the file is empty (write `agents: []` for a registry without agents)", ErrInvalid)
+		}
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	sum := sha256.Sum256(b)

@@ -69,7 +69,11 @@ func TestParseErrors(t *testing.T) {
 			assert.True(t, errors.Is(err, ErrInvalid), err)
 		})
 	}
-	r, err := Parse(nil)
+	for _, empty := range []string{"", "  \n", "# only a comment\n"} {
+		_, err := Parse([]byte(empty))
+		require.ErrorIs(t, err, ErrInvalid, "empty file %q must be refused", empty)
+	}
+	r, err := Parse([]byte("agents: []\n"))
 	require.NoError(t, err)
 	assert.Equal(t, 0, r.Len())
 }
