@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -186,7 +187,7 @@ func benchProcess(b *testing.B, reuse bool) {
 		for i := range added {
 			for k, v := range out.At(i).Attributes().All() {
 				if _, ok := orig.At(i).Attributes().Get(k); !ok {
-					added[i] = append(added[i], addedAttr{k, v})
+					added[i] = append(added[i], newAddedAttr(k, v))
 				}
 			}
 		}
@@ -227,10 +228,30 @@ func benchProcess(b *testing.B, reuse bool) {
 }
 
 // addedAttr is one attribute the processor added to a fixture span, with
-// the value it wrote.
+// the value it wrote, copied (so the floor benchmark keeps no processed
+// batch alive: a larger live heap would space out garbage collections and
+// flatter it).
 type addedAttr struct {
-	k string
-	v pcommon.Value
+	k, s string
+	t    pcommon.ValueType
+	i    int64
+	d    float64
+	b    bool
+}
+
+func newAddedAttr(k string, v pcommon.Value) addedAttr {
+	a := addedAttr{k: strings.Clone(k), t: v.Type()}
+	switch a.t {
+	case pcommon.ValueTypeInt:
+		a.i = v.Int()
+	case pcommon.ValueTypeDouble:
+		a.d = v.Double()
+	case pcommon.ValueTypeBool:
+		a.b = v.Bool()
+	default:
+		a.s = strings.Clone(v.AsString())
+	}
+	return a
 }
 
 var benchAdded [][]addedAttr
@@ -267,15 +288,15 @@ func BenchmarkPdataFloor(b *testing.B) {
 			add := benchAdded[i]
 			m.EnsureCapacity(m.Len() + len(add))
 			for _, a := range add {
-				switch a.v.Type() {
+				switch a.t {
 				case pcommon.ValueTypeInt:
-					m.PutInt(a.k, a.v.Int())
+					m.PutInt(a.k, a.i)
 				case pcommon.ValueTypeDouble:
-					m.PutDouble(a.k, a.v.Double())
+					m.PutDouble(a.k, a.d)
 				case pcommon.ValueTypeBool:
-					m.PutBool(a.k, a.v.Bool())
+					m.PutBool(a.k, a.b)
 				default:
-					m.PutStr(a.k, a.v.Str())
+					m.PutStr(a.k, a.s)
 				}
 			}
 		}
