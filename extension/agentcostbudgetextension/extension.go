@@ -280,8 +280,19 @@ func (e *budgetExtension) Start(ctx context.Context, host component.Host) error 
 			qcancel()
 		}
 		e.reconcile(sctx)
+		if l.alertsReady.Load() {
+			if err := n.loadOutbox(sctx, l, e.now()); err != nil {
+				e.logger.Warn("cannot read the budget alert outbox; alerts owed before the restart are not retried", zap.Error(err))
+			}
+			n.retryUndelivered()
+		}
 	}
-	e.loop(runCtx, e.cfg.EvaluationInterval, func(ctx context.Context) { e.evaluate(e.now()) })
+	e.loop(runCtx, e.cfg.EvaluationInterval, func(ctx context.Context) {
+		e.evaluate(e.now())
+		if e.ledger == nil {
+			e.notifier.retryUndelivered() // with a ledger, at every reconcile
+		}
+	})
 	if e.ledger != nil {
 		e.loop(runCtx, e.cfg.ReconcileInterval, e.reconcile)
 	}

@@ -2,6 +2,7 @@ package agentcostbudgetextension
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -21,6 +22,7 @@ type ledger struct {
 	conn        driver.Conn
 	costTable   string // quoted `db`.`{prefix}cost_events`
 	alertTable  string // quoted `db`.`{prefix}budget_alerts`
+	outboxTable string // quoted `db`.`{prefix}budget_alert_outbox`
 	hourlyTable string // quoted `db`.`{prefix}cost_hourly`; empty: raw table only
 	alertsReady atomic.Bool
 }
@@ -46,9 +48,10 @@ func openLedger(cfg ClickHouseConfig) (*ledger, error) {
 	}
 	db := quoteIdent(cfg.Database)
 	l := &ledger{
-		conn:       conn,
-		costTable:  db + "." + quoteIdent(cfg.TablePrefix+"cost_events"),
-		alertTable: db + "." + quoteIdent(cfg.TablePrefix+"budget_alerts"),
+		conn:        conn,
+		costTable:   db + "." + quoteIdent(cfg.TablePrefix+"cost_events"),
+		alertTable:  db + "." + quoteIdent(cfg.TablePrefix+"budget_alerts"),
+		outboxTable: db + "." + quoteIdent(cfg.TablePrefix+"budget_alert_outbox"),
 	}
 	if cfg.UseHourlyRollup {
 		l.hourlyTable = db + "." + quoteIdent(cfg.TablePrefix+"cost_hourly")
@@ -76,11 +79,117 @@ const alertsTableDDL = `CREATE TABLE IF NOT EXISTS %s (
 ORDER BY (budget, window_start, kind, threshold, fired_at, replica)
 TTL toDateTime(fired_at) + INTERVAL 400 DAY`
 
+// outboxTableDDL (version 2, added beside version 1) records webhook
+// delivery apart from firing: a `delivered = 0` row with the payload when the
+// notifying replica queues an alert for a webhook, a `delivered = 1` row when
+// the webhook accepted it. An alert whose greatest `delivered` is 0 is still
+// owed and is retried at every reconcile and after a restart, by the replica
+// that fired it; `delivered = 2` marks an alert the webhook refused for good
+// (HTTP 4xx), not retried.
+const outboxTableDDL = `CREATE TABLE IF NOT EXISTS %s (
+    replica      String,
+    notifier     String,
+    budget       String,
+    window_start DateTime64(3, 'UTC'),
+    kind         LowCardinality(String),
+    threshold    Float64,
+    fired_at     DateTime64(3, 'UTC'),
+    delivered    UInt8,
+    payload      String,
+    updated_at   DateTime64(3, 'UTC')
+) ENGINE = ReplacingMergeTree(delivered)
+ORDER BY (replica, notifier, budget, window_start, kind, threshold, fired_at)
+TTL toDateTime(fired_at) + INTERVAL 400 DAY`
+
+// ensureAlertsTable creates the extension's tables (every version; each
+// statement is idempotent and additive).
 func (l *ledger) ensureAlertsTable(ctx context.Context) error {
 	if err := l.conn.Exec(ctx, fmt.Sprintf(alertsTableDDL, l.alertTable)); err != nil {
 		return fmt.Errorf("create alerts table %s: %w", l.alertTable, err)
 	}
+	if err := l.conn.Exec(ctx, fmt.Sprintf(outboxTableDDL, l.outboxTable)); err != nil {
+		return fmt.Errorf("create alert outbox table %s: %w", l.outboxTable, err)
+	}
 	return nil
+}
+
+// outboxKey identifies one alert owed to one webhook.
+type outboxKey struct {
+	budget    string
+	windowKey time.Time
+	kind      string
+	threshold float64
+	firedAt   time.Time // truncated to milliseconds, as stored
+	replica   string
+}
+
+func keyOf(ev alertEvent) outboxKey {
+	return outboxKey{budget: ev.Budget, windowKey: ev.windowKey.UTC(), kind: ev.Kind, threshold: ev.Threshold,
+		firedAt: ev.FiredAt.UTC().Truncate(time.Millisecond), replica: ev.Replica}
+}
+
+// Outbox states (the `delivered` column; the greatest row wins).
+const (
+	outboxOwed      uint8 = 0 // queued for the notifier, not accepted yet
+	outboxDelivered uint8 = 1 // accepted by the notifier
+	outboxRefused   uint8 = 2 // refused for good (HTTP 4xx): not retried
+)
+
+// outboxWrite records the delivery state of an alert for notifiers.
+func (l *ledger) outboxWrite(ctx context.Context, ev alertEvent, notifiers []string, state uint8) error {
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encode alert: %w", err)
+	}
+	batch, err := l.conn.PrepareBatch(ctx, "INSERT INTO "+l.outboxTable+
+		" (replica, notifier, budget, window_start, kind, threshold, fired_at, delivered, payload, updated_at)")
+	if err != nil {
+		return fmt.Errorf("write alert outbox %s: %w", l.outboxTable, err)
+	}
+	k := keyOf(ev)
+	for _, n := range notifiers {
+		if err := batch.Append(k.replica, n, k.budget, k.windowKey, k.kind, k.threshold, k.firedAt, state, string(payload), time.Now().UTC()); err != nil {
+			_ = batch.Abort()
+			return fmt.Errorf("write alert outbox %s: %w", l.outboxTable, err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("write alert outbox %s: %w", l.outboxTable, err)
+	}
+	return nil
+}
+
+// undelivered returns the alerts replica still owes to notifier, fired
+// since `since`, oldest first.
+func (l *ledger) undelivered(ctx context.Context, replica, notifier string, since time.Time) ([]alertEvent, error) {
+	q := "SELECT budget, window_start, kind, threshold, fired_at, argMin(payload, delivered) FROM " + l.outboxTable +
+		" WHERE replica = {replica:String} AND notifier = {notifier:String} AND fired_at >= {since:DateTime64(3, 'UTC')}" +
+		" GROUP BY budget, window_start, kind, threshold, fired_at HAVING max(delivered) = 0 ORDER BY fired_at, budget"
+	params := clickhouse.Parameters{"replica": replica, "notifier": notifier, "since": chTime(since)}
+	rows, err := l.conn.Query(clickhouse.Context(ctx, clickhouse.WithParameters(params)), q)
+	if err != nil {
+		return nil, fmt.Errorf("read alert outbox %s: %w", l.outboxTable, err)
+	}
+	defer rows.Close()
+	var out []alertEvent
+	for rows.Next() {
+		var (
+			k       outboxKey
+			payload string
+			ev      alertEvent
+		)
+		if err := rows.Scan(&k.budget, &k.windowKey, &k.kind, &k.threshold, &k.firedAt, &payload); err != nil {
+			return nil, fmt.Errorf("read alert outbox %s: %w", l.outboxTable, err)
+		}
+		if err := json.Unmarshal([]byte(payload), &ev); err != nil {
+			return nil, fmt.Errorf("read alert outbox %s: alert %q: %w", l.outboxTable, k.budget, err)
+		}
+		// The key columns are authoritative (the payload's times may carry
+		// more precision than the stored ones).
+		ev.Budget, ev.windowKey, ev.Kind, ev.Threshold, ev.FiredAt, ev.Replica = k.budget, k.windowKey.UTC(), k.kind, k.threshold, k.firedAt.UTC(), replica
+		out = append(out, ev)
+	}
+	return out, rows.Err()
 }
 
 const chTimeLayout = "2006-01-02 15:04:05.000000000"

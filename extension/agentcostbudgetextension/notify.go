@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -53,7 +54,8 @@ func newDispatcher(ctx context.Context, cfg *Config, host component.Host, ts com
 			return nil, fmt.Errorf("notifiers.webhooks[%d] %q: %w", i, wc.Name, err)
 		}
 		h := &webhook{cfg: wc, client: client, logger: ts.Logger, tel: tel, queue: make(chan alertEvent, cfg.Notifiers.QueueSize),
-			attrs: metric.WithAttributeSet(attribute.NewSet(attribute.String("notifier", "webhook:"+wc.Name)))}
+			attrs: metric.WithAttributeSet(attribute.NewSet(attribute.String("notifier", "webhook:"+wc.Name))),
+			owed:  map[outboxKey]*owed{}, ext: ext}
 		d.hooks = append(d.hooks, h)
 		d.wg.Add(1)
 		go func() { defer d.wg.Done(); h.run(ctx) }()
@@ -108,13 +110,24 @@ func (d *dispatcher) run() {
 			d.logger.Warn("budget alert", fields...)
 			d.tel.AgentcostBudgetAlertsSent.Add(context.Background(), 1, attrLog)
 		}
-		for _, h := range d.hooks {
-			select {
-			case h.queue <- q.ev:
-			default:
-				d.logger.Warn("webhook queue full; alert dropped", zap.String("webhook", h.cfg.Name), zap.String("budget", q.ev.Budget))
-				d.tel.AgentcostBudgetAlertsFailed.Add(context.Background(), 1, h.attrs)
+		if len(d.hooks) == 0 {
+			continue
+		}
+		if l := d.ext.ledger; l != nil && l.alertsReady.Load() {
+			names := make([]string, len(d.hooks))
+			for i, h := range d.hooks {
+				names[i] = h.cfg.Name
 			}
+			ctx, cancel := context.WithTimeout(context.Background(), d.ext.cfg.ClickHouse.Timeout)
+			if err := l.outboxWrite(ctx, q.ev, names, outboxOwed); err != nil {
+				d.logger.Warn("budget alert not recorded as owed; a restart before delivery loses it",
+					zap.String("budget", q.ev.Budget), zap.Error(err))
+			}
+			cancel()
+		}
+		for _, h := range d.hooks {
+			h.owe(q.ev)
+			h.send(keyOf(q.ev))
 		}
 	}
 	for _, h := range d.hooks {
@@ -162,7 +175,56 @@ func (d *dispatcher) close() {
 	d.wg.Wait()
 }
 
+// retryUndelivered queues again every alert a webhook still owes that is
+// not being sent (called at every reconcile, or every evaluation without a
+// ledger, and after Start loaded the outbox).
+func (d *dispatcher) retryUndelivered() {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.closed {
+		return
+	}
+	for _, h := range d.hooks {
+		h.mu.Lock()
+		keys := make([]outboxKey, 0, len(h.owed))
+		for k, o := range h.owed {
+			if !o.sending {
+				keys = append(keys, k)
+			}
+		}
+		h.mu.Unlock()
+		for _, k := range keys {
+			h.send(k)
+		}
+	}
+}
+
+// loadOutbox takes over the alerts this replica still owed each webhook
+// when it stopped (fired in the last outboxMaxAge).
+func (d *dispatcher) loadOutbox(ctx context.Context, l *ledger, now time.Time) error {
+	for _, h := range d.hooks {
+		evs, err := l.undelivered(ctx, d.ext.replica, h.cfg.Name, now.Add(-outboxMaxAge))
+		if err != nil {
+			return err
+		}
+		for _, ev := range evs {
+			h.owe(ev)
+		}
+		if len(evs) > 0 {
+			d.logger.Info("budget alerts still owed to a webhook; retrying", zap.String("webhook", h.cfg.Name), zap.Int("alerts", len(evs)))
+		}
+	}
+	return nil
+}
+
+// outboxMaxAge bounds how old an undelivered alert may be and still be sent.
+const outboxMaxAge = 7 * 24 * time.Hour
+
 // webhook posts alerts to one endpoint with retries and optional signature.
+// owed holds every alert not yet accepted by the endpoint: an alert leaves
+// it only when delivered, so a receiver down for longer than the retry
+// schedule gets it at a later retry round (and, with a ledger, after a
+// restart), once.
 type webhook struct {
 	cfg    *WebhookConfig
 	client *http.Client
@@ -170,16 +232,89 @@ type webhook struct {
 	tel    *metadata.TelemetryBuilder
 	queue  chan alertEvent
 	attrs  metric.MeasurementOption
+	ext    *budgetExtension
+
+	mu   sync.Mutex
+	owed map[outboxKey]*owed
+}
+
+type owed struct {
+	ev      alertEvent
+	sending bool // queued or being posted
+}
+
+// owe records an alert as owed (idempotent).
+func (h *webhook) owe(ev alertEvent) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.owed[keyOf(ev)]; !ok {
+		h.owed[keyOf(ev)] = &owed{ev: ev}
+	}
+}
+
+// send queues an owed alert unless it is already queued or being posted;
+// with the queue full it stays owed for the next retry round.
+func (h *webhook) send(k outboxKey) {
+	h.mu.Lock()
+	o := h.owed[k]
+	if o == nil || o.sending {
+		h.mu.Unlock()
+		return
+	}
+	o.sending = true
+	ev := o.ev
+	h.mu.Unlock()
+	select {
+	case h.queue <- ev:
+	default:
+		h.mu.Lock()
+		o.sending = false
+		h.mu.Unlock()
+		h.logger.Warn("webhook queue full; alert kept for the next retry", zap.String("webhook", h.cfg.Name), zap.String("budget", ev.Budget))
+	}
 }
 
 func (h *webhook) run(ctx context.Context) {
 	for ev := range h.queue {
-		if err := h.deliver(ctx, ev); err != nil {
-			h.logger.Warn("webhook alert not delivered", zap.String("webhook", h.cfg.Name), zap.String("budget", ev.Budget), zap.Error(err))
+		k := keyOf(ev)
+		err := h.deliver(ctx, ev)
+		var perm errPermanent
+		if err != nil && errors.As(err, &perm) {
+			// Refused for good: retrying cannot help; not owed any more.
+			h.logger.Warn("webhook alert refused; not retried", zap.String("webhook", h.cfg.Name),
+				zap.String("budget", ev.Budget), zap.Error(err))
+			h.tel.AgentcostBudgetAlertsFailed.Add(context.Background(), 1, h.attrs)
+			h.settle(ev, outboxRefused)
+			continue
+		}
+		if err != nil {
+			h.mu.Lock()
+			if o := h.owed[k]; o != nil {
+				o.sending = false
+			}
+			h.mu.Unlock()
+			h.logger.Warn("webhook alert not delivered yet; retried at the next reconcile", zap.String("webhook", h.cfg.Name),
+				zap.String("budget", ev.Budget), zap.Error(err))
 			h.tel.AgentcostBudgetAlertsFailed.Add(context.Background(), 1, h.attrs)
 			continue
 		}
 		h.tel.AgentcostBudgetAlertsSent.Add(context.Background(), 1, h.attrs)
+		h.settle(ev, outboxDelivered)
+	}
+}
+
+// settle removes an alert from the owed set and records its final state.
+func (h *webhook) settle(ev alertEvent, state uint8) {
+	h.mu.Lock()
+	delete(h.owed, keyOf(ev))
+	h.mu.Unlock()
+	if l := h.ext.ledger; l != nil && l.alertsReady.Load() {
+		ctx, cancel := context.WithTimeout(context.Background(), h.ext.cfg.ClickHouse.Timeout)
+		defer cancel()
+		if err := l.outboxWrite(ctx, ev, []string{h.cfg.Name}, state); err != nil {
+			h.logger.Warn("webhook alert state not recorded; it may be sent again after a restart",
+				zap.String("webhook", h.cfg.Name), zap.String("budget", ev.Budget), zap.Error(err))
+		}
 	}
 }
 

@@ -49,6 +49,9 @@ func (e *budgetExtension) reconcile(ctx context.Context) {
 	if failed > 0 && e.tel != nil {
 		e.tel.AgentcostBudgetReconcileFailures.Add(ctx, int64(failed))
 	}
+	if e.notifier != nil {
+		e.notifier.retryUndelivered()
+	}
 }
 
 func (e *budgetExtension) reconcileBudget(ctx context.Context, b *budget, now time.Time, timeout time.Duration) error {
