@@ -475,6 +475,23 @@ func TestLateChargeKeptUntilExported(t *testing.T) {
 	b.mu.Unlock()
 }
 
+// The reviewer's reproduction on the real clock: a call that started 30 s
+// ago is accrued when its span ends; a reconcile before the exporter has
+// written it must not drop it (it used to go from 5.00 to 0.00).
+func TestReconcileKeepsOwnLateCharge(t *testing.T) {
+	db := ledgerDB(t)
+	cfg := ledgerConfig(db, budgetCfg("all", "1000", WindowConfig{Calendar: PeriodDay}))
+	cfg.ReconcileInterval, cfg.ReconcileLag, cfg.StaleAfter = time.Hour, 10*time.Second, 2*time.Hour // reconcile by hand
+	e := startExt(t, cfg, "r")
+	c := spend.Charge{Time: time.Now().Add(-30 * time.Second), Cost: usd("5"), Team: "ml", AgentID: "a"}
+	e.Accrue(c)
+	before := spendOf(e, "all")
+	e.reconcile(context.Background()) // exporter has not flushed yet (hold + batch flush)
+	after := spendOf(e, "all")
+	assert.Equal(t, usd("5"), before)
+	assert.Equal(t, before, after, "this replica's own spend must not drop")
+}
+
 // ledgerExt builds an extension on a fake clock with a ledger and no loops:
 // reconcile by hand.
 func ledgerExt(t *testing.T, cfg *Config, clock *fakeClock) *budgetExtension {
