@@ -51,7 +51,7 @@ func newDispatcher(ctx context.Context, cfg *Config, host component.Host, ts com
 		wc := &cfg.Notifiers.Webhooks[i]
 		client, err := wc.ToClient(ctx, host.GetExtensions(), ts)
 		if err != nil {
-			return nil, fmt.Errorf("notifiers.webhooks[%d] %q: %w", i, wc.Name, err)
+			return nil, fmt.Errorf("notifiers.webhooks[%d] %q: %w", i, wc.Name, stripURL(err))
 		}
 		h := &webhook{cfg: wc, client: client, logger: ts.Logger, tel: tel, queue: make(chan alertEvent, cfg.Notifiers.QueueSize),
 			attrs: metric.WithAttributeSet(attribute.NewSet(attribute.String("notifier", "webhook:"+wc.Name))),
