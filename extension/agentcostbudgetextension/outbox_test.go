@@ -189,3 +189,29 @@ func TestWebhookRetriedWithoutLedger(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	assert.Equal(t, 1, recv.accepted())
 }
+
+// An alert the receiver refuses for good (HTTP 4xx) is not owed: recorded
+// as refused, never retried.
+func TestWebhookRefusedNotRetried(t *testing.T) {
+	var posts atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		posts.Add(1)
+		w.WriteHeader(http.StatusBadRequest)
+	}))
+	defer srv.Close()
+	_, mk := outboxConfig(t, srv.URL)
+	e := startExt(t, mk(), "a")
+	e.Accrue(spend.Charge{Time: time.Now(), Cost: usd("6"), Team: "ml"})
+	require.Len(t, e.evaluate(e.now()), 1)
+	require.Eventually(t, func() bool { return posts.Load() == 1 }, 10*time.Second, 5*time.Millisecond)
+	require.Equal(t, 0, waitIdle(t, e))
+	var state uint8
+	require.Eventually(t, func() bool {
+		err := e.ledger.conn.QueryRow(context.Background(), "SELECT max(delivered) FROM "+e.ledger.outboxTable).Scan(&state)
+		return err == nil && state == outboxRefused
+	}, 10*time.Second, 10*time.Millisecond)
+	assert.Equal(t, 0, owedInLedger(t, e))
+	e.reconcile(context.Background())
+	time.Sleep(100 * time.Millisecond)
+	assert.Equal(t, int64(1), posts.Load(), "not retried")
+}
