@@ -48,7 +48,8 @@ func chatSpan(i int, start time.Time, agent, model string, in, out int64, extra 
 func exportStubs(t *testing.T, c *collector, stubs tracetest.SpanStubs) {
 	t.Helper()
 	ctx := context.Background()
-	exp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(c.grpc), otlptracegrpc.WithInsecure())
+	exp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(c.grpc), otlptracegrpc.WithInsecure(),
+		otlptracegrpc.WithTimeout(time.Minute)) // megabytes of attributes under -race on a busy box
 	require.NoError(t, err)
 	defer exp.Shutdown(ctx)
 	require.NoError(t, exp.ExportSpans(ctx, stubs.Snapshots()))

@@ -159,6 +159,16 @@ func (s *chServer) start(t testing.TB) {
 	require.NoError(t, s.run("start"))
 }
 
+// answers reports whether the server accepts native-protocol connections.
+func (s *chServer) answers() bool {
+	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(s.tcp), 2*time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
 // kill sends SIGKILL to the server's process group: no shutdown at all.
 func (s *chServer) kill(t testing.TB) {
 	t.Helper()
@@ -221,12 +231,23 @@ func startChild(t testing.TB, db *chtest.DB, overrides ...string) *childCollecto
 
 func (ch *childCollector) start(t testing.TB) {
 	t.Helper()
+	if err := ch.tryStart(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tryStart starts the process and waits until it listens; on failure the
+// process is gone and the error holds its output.
+func (ch *childCollector) tryStart() error {
 	ch.out = &bytes.Buffer{}
 	ch.cmd = exec.Command(os.Args[0], "-test.run", "^TestCollectorChild$", "-test.count", "1", "-test.timeout", "30m")
 	ch.cmd.Env = ch.env
 	ch.cmd.Dir = filepath.Join(rootDir, "e2e") // the package directory, as go test runs it
 	ch.cmd.Stdout, ch.cmd.Stderr = ch.out, ch.out
-	require.NoError(t, ch.cmd.Start())
+	if err := ch.cmd.Start(); err != nil {
+		ch.cmd = nil
+		return err
+	}
 	ch.done = make(chan struct{})
 	go func(ch *childCollector, cmd *exec.Cmd, done chan struct{}) {
 		ch.waitErr = cmd.Wait()
@@ -237,19 +258,19 @@ func (ch *childCollector) start(t testing.TB) {
 		conn, err := net.DialTimeout("tcp", ch.c.grpc, time.Second)
 		if err == nil {
 			conn.Close()
-			return
+			return nil
 		}
 		select {
 		case <-ch.done:
 			ch.cmd = nil
-			t.Fatalf("collector process exited while starting: %v\n%s", ch.waitErr, ch.out)
+			return fmt.Errorf("collector process exited while starting: %v\n%s", ch.waitErr, ch.out)
 		default:
 		}
 		if time.Now().After(deadline) {
 			_ = ch.cmd.Process.Kill()
 			<-ch.done
 			ch.cmd = nil
-			t.Fatalf("collector process not listening after a minute:\n%s", ch.out)
+			return fmt.Errorf("collector process not listening after a minute:\n%s", ch.out)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
