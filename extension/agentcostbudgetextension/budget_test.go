@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/extension/extensiontest"
 
 	"github.com/agentcost/agentcost/extension/agentcostbudgetextension/internal/metadata"
+	"github.com/agentcost/agentcost/internal/glob"
 	"github.com/agentcost/agentcost/internal/spend"
 	"github.com/agentcost/agentcost/pricing"
 )
@@ -357,7 +358,7 @@ func TestScopeGlobAndAnd(t *testing.T) {
 		{"?", "", false}, {"a?c", "abc", true}, {"abc", "abc", true}, {"ab", "abc", false}, {"**", "q", true},
 		{"a*a*a", "aaaa", true}, {"a*a*a", "aa", false},
 	} {
-		assert.Equal(t, tt.ok, globMatch(tt.p, tt.s), "%q ~ %q", tt.p, tt.s)
+		assert.Equal(t, tt.ok, glob.Match(tt.p, tt.s), "%q ~ %q", tt.p, tt.s)
 	}
 	assert.Equal(t, `ml\_%\%x_`, likePattern("ml_*%x?"))
 	_, err = compileScope(map[string]string{"colour": "red"})

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/agentcost/agentcost/internal/glob"
 	"github.com/agentcost/agentcost/internal/spend"
 )
 
@@ -92,7 +93,7 @@ func compileScope(m map[string]string) (scope, error) {
 		if v == "" {
 			return nil, fmt.Errorf("scope.%s: empty value (omit the key to match every value)", k)
 		}
-		sc = append(sc, selector{field: f, pattern: v, glob: strings.ContainsAny(v, "*?")})
+		sc = append(sc, selector{field: f, pattern: v, glob: glob.IsPattern(v)})
 	}
 	return sc, nil
 }
@@ -116,7 +117,7 @@ func (s scope) match(id *Identity) bool {
 	for i := range s {
 		v := id.field(s[i].field)
 		if s[i].glob {
-			if !globMatch(s[i].pattern, v) {
+			if !glob.Match(s[i].pattern, v) {
 				return false
 			}
 		} else if v != s[i].pattern {
@@ -124,33 +125,6 @@ func (s scope) match(id *Identity) bool {
 		}
 	}
 	return true
-}
-
-// globMatch matches s against pattern where * matches any run of bytes
-// (including none) and ? exactly one byte; every other byte is literal.
-// Linear-time with single backtrack point, no allocation.
-func globMatch(pattern, s string) bool {
-	p, i := 0, 0
-	starP, starI := -1, 0
-	for i < len(s) {
-		switch {
-		case p < len(pattern) && (pattern[p] == '?' || (pattern[p] != '*' && pattern[p] == s[i])):
-			p++
-			i++
-		case p < len(pattern) && pattern[p] == '*':
-			starP, starI = p, i
-			p++
-		case starP >= 0:
-			starI++
-			p, i = starP+1, starI
-		default:
-			return false
-		}
-	}
-	for p < len(pattern) && pattern[p] == '*' {
-		p++
-	}
-	return p == len(pattern)
 }
 
 // likePattern turns a glob into a ClickHouse LIKE pattern: * -> %, ? -> _,

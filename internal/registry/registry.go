@@ -33,6 +33,8 @@ import (
 	"sync/atomic"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/agentcost/agentcost/internal/glob"
 )
 
 // LabelPrefix is prepended to label keys when they are stamped on spans.
@@ -103,7 +105,7 @@ func Parse(b []byte) (*Registry, error) {
 		if strings.TrimSpace(e.ID) == "" {
 			return nil, fmt.Errorf("%w: agents[%d]: `id` is empty", ErrInvalid, i)
 		}
-		if isGlob(e.ID) {
+		if glob.IsPattern(e.ID) {
 			for _, g := range r.globs {
 				if g.ID == e.ID {
 					return nil, fmt.Errorf("%w: agents[%d]: duplicate id %q", ErrInvalid, i, e.ID)
@@ -144,8 +146,6 @@ func Load(path string) (*Registry, error) {
 	return r, nil
 }
 
-func isGlob(s string) bool { return strings.ContainsAny(s, "*?") }
-
 // Lookup returns the entry owning agentID: an exact entry, else the first
 // matching glob. A nil registry has no entries.
 func (r *Registry) Lookup(agentID string) (*Entry, bool) {
@@ -164,7 +164,7 @@ func (r *Registry) Lookup(agentID string) (*Entry, bool) {
 	}
 	var found *Entry
 	for _, g := range r.globs {
-		if Match(g.ID, agentID) {
+		if glob.Match(g.ID, agentID) {
 			found = g
 			break
 		}
@@ -174,32 +174,4 @@ func (r *Registry) Lookup(agentID string) (*Entry, bool) {
 		r.cache.Store(agentID, found)
 	}
 	return found, found != nil
-}
-
-// Match reports whether s matches glob pattern p, where '*' matches any run
-// of characters (slashes and dots included) and '?' one character.
-func Match(p, s string) bool {
-	// Iterative matcher with single-star backtracking: linear in practice.
-	pi, si := 0, 0
-	star, mark := -1, 0
-	for si < len(s) {
-		switch {
-		case pi < len(p) && (p[pi] == '?' || p[pi] == s[si]):
-			pi++
-			si++
-		case pi < len(p) && p[pi] == '*':
-			star, mark = pi, si
-			pi++
-		case star >= 0:
-			pi = star + 1
-			mark++
-			si = mark
-		default:
-			return false
-		}
-	}
-	for pi < len(p) && p[pi] == '*' {
-		pi++
-	}
-	return pi == len(p)
 }

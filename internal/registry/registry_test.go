@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/agentcost/agentcost/internal/glob"
 )
 
 const sample = `
@@ -87,7 +89,7 @@ func TestMatch(t *testing.T) {
 		{"a?c", "abc", true}, {"a?c", "ac", false}, {"*-bot", "team/support-bot", true},
 		{"a*b*c", "aXbYbZc", true}, {"a*b*c", "aXbYbZ", false}, {"abc", "abc", true},
 	} {
-		assert.Equal(t, tt.want, Match(tt.p, tt.s), "%q %q", tt.p, tt.s)
+		assert.Equal(t, tt.want, glob.Match(tt.p, tt.s), "%q %q", tt.p, tt.s)
 	}
 }
 
