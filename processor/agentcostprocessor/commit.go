@@ -39,6 +39,9 @@ type holdTxn struct {
 	traces   []pcommon.TraceID // traces where the batch held spans (may repeat)
 	released []heldSpan        // held spans released into the batch, as received
 	overflow int
+	// stored are the spans newly held by the batch whose records go to
+	// hold.storage (empty without storage).
+	stored []heldSpan
 }
 
 func (t *holdTxn) reset() {
@@ -47,6 +50,8 @@ func (t *holdTxn) reset() {
 	clear(t.released)
 	t.released = t.released[:0]
 	t.overflow = 0
+	clear(t.stored)
+	t.stored = t.stored[:0]
 }
 
 // errNoBatch reports a processorhelper callback reached without
@@ -70,7 +75,7 @@ func (c *committingTraces) ConsumeTraces(ctx context.Context, td ptrace.Traces) 
 	sc := p.scratch.Get().(*scratch)
 	defer p.putScratch(sc)
 	if err := c.Traces.ConsumeTraces(context.WithValue(ctx, batchKey{}, sc), td); err != nil {
-		p.rollback(sc)
+		p.rollback(ctx, sc)
 		return err
 	}
 	p.commit(ctx, sc)
@@ -94,19 +99,30 @@ func (p *agentcostProcessor) commit(ctx context.Context, sc *scratch) {
 	}
 	if len(tx.released) > 0 {
 		p.tb.AgentcostSpansReleased.Add(ctx, int64(len(tx.released)))
+		if p.store != nil {
+			// Accepted downstream: their records go.
+			p.store.delete(context.WithoutCancel(ctx), tx.released, "release")
+		}
+	}
+	if sc.dups > 0 {
+		p.tb.AgentcostSpansDuplicate.Add(ctx, int64(sc.dups))
 	}
 	p.accrue(&sc.ctr)
 	sc.ctr.flush(ctx, p.tb)
 }
 
 // rollback undoes a refused batch's changes to the hold buffer: its newly
-// held spans are forgotten (the retried batch brings them again) and the
-// spans released into it are held again.
-func (p *agentcostProcessor) rollback(sc *scratch) {
+// held spans are forgotten (the retried batch brings them again), with
+// their hold.storage records, and the spans released into it are held
+// again (their records stay).
+func (p *agentcostProcessor) rollback(ctx context.Context, sc *scratch) {
 	if p.hold == nil || (sc.held == 0 && len(sc.tx.released) == 0) {
 		return
 	}
 	p.hold.rollback(&sc.tx)
+	if len(sc.tx.stored) > 0 {
+		p.store.delete(context.WithoutCancel(ctx), sc.tx.stored, "refused batch")
+	}
 }
 
 // accrue charges the budgets with the charges collected while stamping.
@@ -180,8 +196,9 @@ func (h *holder) putBackLocked(spans []heldSpan) {
 
 // retryLater holds again the expired spans whose release downstream
 // refused, except those refused for longer than retryFor (or all of them
-// when final is set), which it returns as dropped.
-func (h *holder) retryLater(spans []heldSpan, final bool) (dropped int) {
+// when final is set), which it returns as dropped, with the record keys of
+// those that have one.
+func (h *holder) retryLater(spans []heldSpan, final bool) (dropped int, droppedKeys []uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	now := h.now()
@@ -192,20 +209,26 @@ func (h *holder) retryLater(spans []heldSpan, final bool) (dropped int) {
 		}
 		if final || now.Sub(hs.failedSince) >= h.retryFor {
 			dropped++
+			if hs.key != 0 {
+				droppedKeys = append(droppedKeys, hs.key)
+			}
 			continue
 		}
 		keep = append(keep, hs)
 	}
 	h.putBackLocked(keep)
 	h.count.Store(int64(len(h.traces)))
-	return dropped
+	return dropped, droppedKeys
 }
 
 // releaseExpired sends the held spans whose deadline is before now (all of
 // them when all is set) downstream, stamped and priced. When downstream
 // refuses them they stay held and are retried on the next call, for
 // releaseRetryFor at most (not at all when final is set); then they are
-// dropped and counted.
+// dropped and counted. With hold.storage, the records of accepted and
+// dropped spans are deleted, and on the final (shutdown) attempt spans
+// refused with a non-permanent error are not dropped: their records stay
+// for the next start.
 func (p *agentcostProcessor) releaseExpired(ctx context.Context, now time.Time, all, final bool) error {
 	rel := p.hold.expire(now, all)
 	if len(rel) == 0 {
@@ -222,8 +245,23 @@ func (p *agentcostProcessor) releaseExpired(ctx context.Context, now time.Time, 
 	}
 	if err := p.next.ConsumeTraces(ctx, out); err != nil {
 		n := len(rel)
+		permanent := consumererror.IsPermanent(err)
+		if p.store != nil {
+			if final && !permanent {
+				p.tb.AgentcostSpansHeldCurrent.Add(ctx, -int64(n))
+				p.logger.Warn("held spans kept in `hold.storage` for the next start: the next component refused them",
+					zap.Int("spans", n), zap.Error(err))
+				return nil
+			}
+			// Before they are visible again (a concurrent release would
+			// delete the record).
+			p.store.update(ctx, rel)
+		}
 		// A permanent error will not go away: no retry.
-		dropped := p.hold.retryLater(rel, final || consumererror.IsPermanent(err))
+		dropped, droppedKeys := p.hold.retryLater(rel, final || permanent)
+		if len(droppedKeys) > 0 {
+			p.store.deleteKeys(ctx, droppedKeys, "drop")
+		}
 		if dropped > 0 {
 			p.tb.AgentcostSpansDropped.Add(ctx, int64(dropped))
 			p.tb.AgentcostSpansHeldCurrent.Add(ctx, -int64(dropped))
@@ -231,6 +269,9 @@ func (p *agentcostProcessor) releaseExpired(ctx context.Context, now time.Time, 
 				zap.Int("spans", dropped), zap.Error(err))
 		}
 		return fmt.Errorf("release %d held spans (%d dropped, %d kept for a retry): %w", n, dropped, n-dropped, err)
+	}
+	if p.store != nil {
+		p.store.delete(ctx, rel, "timed-out release")
 	}
 	p.tb.AgentcostSpansTimedOut.Add(ctx, int64(len(rel)))
 	p.tb.AgentcostSpansHeldCurrent.Add(ctx, -int64(len(rel)))

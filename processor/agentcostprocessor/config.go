@@ -117,6 +117,11 @@ type HoldConfig struct {
 	MaxSpans int `mapstructure:"max_spans"`
 	// MaxTraces is the most traces with held spans at once.
 	MaxTraces int `mapstructure:"max_traces"`
+	// Storage is the component ID of a storage extension (e.g.
+	// file_storage) whose client supports Walk; held spans are written to
+	// it before their batch goes downstream, so that a crash loses none.
+	// Optional; requires Wait > 0.
+	Storage *component.ID `mapstructure:"storage"`
 }
 
 func createDefaultConfig() component.Config {
@@ -208,6 +213,8 @@ func (c *Config) Validate() error {
 		if c.Hold.MaxTraces <= 0 {
 			errs = append(errs, fmt.Errorf("`hold.max_traces`: must be positive when `hold.wait` is set, got %d", c.Hold.MaxTraces))
 		}
+	} else if c.Hold.Storage != nil {
+		errs = append(errs, fmt.Errorf("`hold.storage`: %q is set but holding is off (`hold.wait` is 0): set `hold.wait` or remove `hold.storage`", c.Hold.Storage.String()))
 	}
 	if c.UnknownModelsLimit < 0 {
 		errs = append(errs, fmt.Errorf("`unknown_models_limit`: must not be negative, got %d", c.UnknownModelsLimit))

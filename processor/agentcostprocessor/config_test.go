@@ -18,6 +18,7 @@ func TestLoadConfig(t *testing.T) {
 	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
 	require.NoError(t, err)
 	budget := component.MustNewID("agentcost_budget")
+	holdStorage := component.MustNewIDWithName("file_storage", "hold")
 
 	tests := []struct {
 		id      component.ID
@@ -55,7 +56,7 @@ func TestLoadConfig(t *testing.T) {
 							Team: "platform", Project: "misc", BusinessUnit: "engineering", CostCenter: "CC-0", Owner: "finops@example.com",
 						},
 					},
-					Hold:               HoldConfig{Wait: 2 * time.Second, MaxSpans: 5000, MaxTraces: 500},
+					Hold:               HoldConfig{Wait: 2 * time.Second, MaxSpans: 5000, MaxTraces: 500, Storage: &holdStorage},
 					Budget:             &budget,
 					UnknownModelsLimit: 10,
 				}
@@ -80,6 +81,8 @@ func TestLoadConfig(t *testing.T) {
 		{id: component.NewIDWithName(metadata.Type, "bad_identity"), wantErr: "`identity.fallback_agent_id`: must not be empty"},
 		{id: component.NewIDWithName(metadata.Type, "no_catalog"), wantErr: "`catalogs`: must name at least one file when `default_catalog` is false"},
 		{id: component.NewIDWithName(metadata.Type, "bad_key"), wantErr: "catalogues"},
+		{id: component.NewIDWithName(metadata.Type, "storage_without_hold"), wantErr: "`hold.storage`: \"file_storage\" is set but holding is off (`hold.wait` is 0)"},
+		{id: component.NewIDWithName(metadata.Type, "bad_storage_id"), wantErr: "file storage"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id.String(), func(t *testing.T) {

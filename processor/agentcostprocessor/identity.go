@@ -17,6 +17,7 @@ const (
 	actStamp                // stamp identity (and price if billable) now
 	actPending              // billable, agent may still arrive: holding decides
 	actHeld                 // moved into the hold buffer
+	actDup                  // a copy of a span restored from hold.storage: removed
 )
 
 // Identity statuses (internal; mapped to attrs.Identity* at stamping).
@@ -70,6 +71,7 @@ type scratch struct {
 	held        int
 	remember    int // spans worth remembering for later batches
 	rootPending int
+	dups        int // spans marked actDup
 	ctr         counters
 	w           attrWriter
 	// buf holds the decimal strings written on this batch's spans; it is
@@ -94,7 +96,7 @@ func (sc *scratch) reset() {
 	sc.spans = sc.spans[:0]
 	sc.res = sc.res[:0]
 	sc.index.slots = sc.index.slots[:0]
-	sc.pending, sc.held, sc.remember, sc.rootPending = 0, 0, 0, 0
+	sc.pending, sc.held, sc.remember, sc.rootPending, sc.dups = 0, 0, 0, 0, 0
 	sc.buf = nil
 	sc.ctr.reset()
 	sc.tx.reset()
@@ -266,6 +268,9 @@ type heldSpan struct {
 	// failedSince is when a release of this span was first refused
 	// downstream (zero when none was).
 	failedSince time.Time
+	// key is the sequence number of the span's record in hold.storage (0
+	// without storage).
+	key uint64
 }
 
 type heldTrace struct {
@@ -294,6 +299,14 @@ type holder struct {
 	// retryFor is how long a timed-out span whose release downstream
 	// refuses is kept and retried before it is dropped (and counted).
 	retryFor time.Duration
+	// durable is set (in Start, before any batch) when hold.storage is
+	// configured: newly held spans get a record key (seq) and are listed in
+	// the batch's holdTxn for writing.
+	durable bool
+	seq     uint64
+	// restored are the spans loaded from hold.storage at Start (written
+	// only there, read-only afterwards).
+	restored map[spanKey]struct{}
 }
 
 func newHolder(cfg HoldConfig) *holder {
@@ -373,14 +386,20 @@ func (h *holder) process(sc *scratch, td ptrace.Traces) (released []heldSpan, he
 			ht = &heldTrace{id: s.trace, nodes: make(map[pcommon.SpanID]node), mark: h.gen}
 			h.traces[s.trace] = ht
 		}
-		ht.spans = append(ht.spans, heldSpan{
+		hs := heldSpan{
 			td:         copySpan(td, s),
 			trace:      s.trace,
 			parent:     s.parent,
 			deadline:   now.Add(h.wait),
 			fallbackID: sc.res[s.res].fallbackID,
 			txn:        h.gen,
-		})
+		}
+		if h.durable {
+			h.seq++
+			hs.key = h.seq
+			sc.tx.stored = append(sc.tx.stored, hs)
+		}
+		ht.spans = append(ht.spans, hs)
 		sc.tx.traces = append(sc.tx.traces, s.trace)
 		h.nSpans++
 		s.action = actHeld

@@ -2,6 +2,7 @@ package agentcostprocessor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -41,7 +42,9 @@ type agentcostProcessor struct {
 	inputScopes    map[string]genai.InputMode
 	recordReported bool
 
-	hold *holder // nil when holding is off
+	hold  *holder // nil when holding is off
+	id    component.ID
+	store *holdStore // set in start when hold.storage is configured
 
 	scratch sync.Pool
 
@@ -70,6 +73,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*a
 		inputScopes:    make(map[string]genai.InputMode, len(cfg.InputTokens.Scopes)),
 		recordReported: cfg.CostOfRecord == recordReported,
 		unknown:        make(map[string]struct{}),
+		id:             set.ID,
 	}
 	p.inputDefault, _ = genai.ParseInputMode(cfg.InputTokens.Mode)
 	for k, v := range cfg.InputTokens.Providers {
@@ -92,7 +96,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*a
 	return p, nil
 }
 
-func (p *agentcostProcessor) start(_ context.Context, host component.Host) error {
+func (p *agentcostProcessor) start(ctx context.Context, host component.Host) error {
 	var (
 		cat *pricing.Catalog
 		err error
@@ -128,6 +132,12 @@ func (p *agentcostProcessor) start(_ context.Context, host component.Host) error
 		p.accruer = acc
 	}
 
+	if p.cfg.Hold.Storage != nil && p.hold != nil {
+		if err := p.openStore(ctx, host); err != nil {
+			return err
+		}
+	}
+
 	if path := p.cfg.Registry.Path; path != "" {
 		w, err := registry.NewWatcher(path, p.cfg.Registry.ReloadInterval, p.logger)
 		if err != nil {
@@ -145,15 +155,44 @@ func (p *agentcostProcessor) start(_ context.Context, host component.Host) error
 	}
 
 	if p.hold != nil {
-		ctx, cancel := context.WithCancel(context.Background())
+		lctx, cancel := context.WithCancel(context.Background())
 		p.cancel, p.done = cancel, make(chan struct{})
-		go p.releaseLoop(ctx)
+		go p.releaseLoop(lctx)
 	}
 	p.logger.Info("agentcost processor started",
 		zap.String("catalog_version", cat.Version()),
 		zap.Duration("hold_wait", p.cfg.Hold.Wait),
 		zap.Bool("registry", p.reg != nil),
-		zap.Bool("budget", p.accruer != nil))
+		zap.Bool("budget", p.accruer != nil),
+		zap.Bool("hold_storage", p.store != nil))
+	return nil
+}
+
+// openStore opens the hold.storage client and holds again the spans an
+// earlier run left in it.
+func (p *agentcostProcessor) openStore(ctx context.Context, host component.Host) error {
+	st, err := openHoldStore(ctx, host, *p.cfg.Hold.Storage, p.id, p.logger, p.tb)
+	if err != nil {
+		return err
+	}
+	p.store = st // closed by shutdown, even if loading fails
+	spans, maxSeq, corrupt, err := st.load(ctx)
+	if corrupt > 0 {
+		p.tb.AgentcostHoldRecordsCorrupt.Add(ctx, int64(corrupt))
+	}
+	if err != nil {
+		return fmt.Errorf("`hold.storage`: load held spans: %w", err)
+	}
+	p.hold.durable = true
+	overflow := p.hold.restore(spans, maxSeq, p.hold.now())
+	if len(spans) > 0 {
+		p.tb.AgentcostSpansRestored.Add(ctx, int64(len(spans)))
+		p.tb.AgentcostSpansHeldCurrent.Add(ctx, int64(len(spans)))
+	}
+	if len(spans) > 0 || corrupt > 0 {
+		p.logger.Info("held spans restored from `hold.storage`",
+			zap.Int("spans", len(spans)), zap.Int("beyond_hold_bounds", overflow), zap.Int("corrupt_deleted", corrupt))
+	}
 	return nil
 }
 
@@ -170,6 +209,9 @@ func (p *agentcostProcessor) shutdown(ctx context.Context) error {
 		p.reg.Stop()
 		if p.hold != nil {
 			err = p.flushHeld(ctx)
+		}
+		if p.store != nil {
+			err = errors.Join(err, p.store.close(ctx))
 		}
 		p.tb.Shutdown()
 	})
@@ -210,10 +252,22 @@ func (p *agentcostProcessor) processTraces(ctx context.Context, td ptrace.Traces
 	p.extract(sc, td)
 	p.resolveInBatch(sc)
 
+	if p.hold != nil && len(p.hold.restored) > 0 {
+		p.hold.dropRestored(sc)
+	}
+
 	var released []heldSpan
 	if p.hold != nil && (sc.pending > 0 || sc.remember > 0 || sc.rootPending > 0 || p.hold.active()) {
 		released, _, sc.tx.overflow = p.hold.process(sc, td)
 		sc.tx.released = append(sc.tx.released, released...)
+		// The records of newly held spans are written before the batch
+		// goes downstream: a failure refuses the batch (committingTraces
+		// rolls it back).
+		if len(sc.tx.stored) > 0 {
+			if err := p.store.write(ctx, sc.tx.stored); err != nil {
+				return td, err
+			}
+		}
 	}
 
 	for i := range sc.spans {
@@ -222,7 +276,7 @@ func (p *agentcostProcessor) processTraces(ctx context.Context, td ptrace.Traces
 			p.finish(ctx, s, &sc.res[s.res], &sc.ctr, &sc.w, &sc.buf)
 		}
 	}
-	if sc.held > 0 {
+	if sc.held > 0 || sc.dups > 0 {
 		removeHeld(td, sc)
 	}
 	for i := range released {
@@ -374,7 +428,7 @@ func removeHeld(td ptrace.Traces, sc *scratch) {
 	td.ResourceSpans().RemoveIf(func(rs ptrace.ResourceSpans) bool {
 		rs.ScopeSpans().RemoveIf(func(ss ptrace.ScopeSpans) bool {
 			ss.Spans().RemoveIf(func(ptrace.Span) bool {
-				held := sc.spans[idx].action == actHeld
+				held := sc.spans[idx].action >= actHeld // held or a duplicate
 				idx++
 				return held
 			})

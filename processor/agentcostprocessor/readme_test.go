@@ -62,6 +62,12 @@ func TestREADMEPipelineExample(t *testing.T) {
 		exporter.WithTraces(func(context.Context, exporter.Settings, component.Config) (exporter.Traces, error) {
 			return nil, nil
 		}, component.StabilityLevelAlpha))
+	fs := component.MustNewType("file_storage")
+	factories.Extensions[fs] = extension.NewFactory(fs, newAny,
+		func(context.Context, extension.Settings, component.Config) (extension.Extension, error) {
+			return nil, nil
+		},
+		component.StabilityLevelBeta)
 	bud := component.MustNewType("agentcost_budget")
 	factories.Extensions[bud] = extension.NewFactory(bud, newAny,
 		func(context.Context, extension.Settings, component.Config) (extension.Extension, error) {
@@ -80,7 +86,8 @@ func TestREADMEPipelineExample(t *testing.T) {
 	assert.Equal(t, []string{"app.agent_id"}, pc.Identity.AgentIDKeys)
 	assert.Equal(t, "/etc/agentcost/agents.yaml", pc.Registry.Path)
 	assert.Equal(t, 30*time.Second, pc.Registry.ReloadInterval)
-	assert.Equal(t, HoldConfig{Wait: 5 * time.Second, MaxSpans: 100000, MaxTraces: 10000}, pc.Hold)
+	storageID := component.MustNewID("file_storage")
+	assert.Equal(t, HoldConfig{Wait: 5 * time.Second, MaxSpans: 100000, MaxTraces: 10000, Storage: &storageID}, pc.Hold)
 	assert.Equal(t, &budget, pc.Budget)
 }
 
@@ -91,7 +98,7 @@ func TestREADMEDocumentsEveryKey(t *testing.T) {
 	b, err := os.ReadFile("README.md")
 	require.NoError(t, err)
 	keys := configKeys(reflect.TypeOf(Config{}), "")
-	require.Len(t, keys, 24)
+	require.Len(t, keys, 25)
 	for _, key := range keys {
 		assert.Contains(t, string(b), "- `"+key+"` (default ", key)
 	}

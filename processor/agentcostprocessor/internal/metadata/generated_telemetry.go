@@ -26,15 +26,19 @@ type TelemetryBuilder struct {
 	meter                           metric.Meter
 	mu                              sync.Mutex
 	registrations                   []metric.Registration
+	AgentcostHoldRecordsCorrupt     metric.Int64Counter
+	AgentcostHoldStorageErrors      metric.Int64Counter
 	AgentcostRegistryReloadFailures metric.Int64Counter
 	AgentcostRegistryReloads        metric.Int64Counter
 	AgentcostSpansDropped           metric.Int64Counter
+	AgentcostSpansDuplicate         metric.Int64Counter
 	AgentcostSpansHeld              metric.Int64Counter
 	AgentcostSpansHeldCurrent       metric.Int64UpDownCounter
 	AgentcostSpansNotBillable       metric.Int64Counter
 	AgentcostSpansOverflowed        metric.Int64Counter
 	AgentcostSpansPriced            metric.Int64Counter
 	AgentcostSpansReleased          metric.Int64Counter
+	AgentcostSpansRestored          metric.Int64Counter
 	AgentcostSpansTimedOut          metric.Int64Counter
 	AgentcostSpansUnpriced          metric.Int64Counter
 	AgentcostSpansUsageError        metric.Int64Counter
@@ -70,6 +74,18 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
+	builder.AgentcostHoldRecordsCorrupt, err = builder.meter.Int64Counter(
+		"otelcol_agentcost_hold_records_corrupt",
+		metric.WithDescription("Records in hold.storage that did not decode at start (logged, deleted). [Alpha]"),
+		metric.WithUnit("{record}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.AgentcostHoldStorageErrors, err = builder.meter.Int64Counter(
+		"otelcol_agentcost_hold_storage_errors",
+		metric.WithDescription("Failed hold.storage operations (a failed write refuses its batch; a failed delete after acceptance leaves a record that may deliver its span again after a restart). [Alpha]"),
+		metric.WithUnit("{operation}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.AgentcostRegistryReloadFailures, err = builder.meter.Int64Counter(
 		"otelcol_agentcost_registry_reload_failures",
 		metric.WithDescription("Agent registry reloads that failed (the last good version was kept). [Alpha]"),
@@ -85,6 +101,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.AgentcostSpansDropped, err = builder.meter.Int64Counter(
 		"otelcol_agentcost_spans_dropped",
 		metric.WithDescription("Held spans dropped because the next component refused their release (for 30 s after the wait ran out, at once for a permanent error, or at shutdown); they were not charged to budgets. [Alpha]"),
+		metric.WithUnit("{span}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.AgentcostSpansDuplicate, err = builder.meter.Int64Counter(
+		"otelcol_agentcost_spans_duplicate",
+		metric.WithDescription("Spans removed from a batch because a copy restored from hold.storage is held or was released (a client's retry of a batch not acknowledged before a crash). [Alpha]"),
 		metric.WithUnit("{span}"),
 	)
 	errs = errors.Join(errs, err)
@@ -121,6 +143,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.AgentcostSpansReleased, err = builder.meter.Int64Counter(
 		"otelcol_agentcost_spans_released",
 		metric.WithDescription("Held spans released because their agent arrived. [Alpha]"),
+		metric.WithUnit("{span}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.AgentcostSpansRestored, err = builder.meter.Int64Counter(
+		"otelcol_agentcost_spans_restored",
+		metric.WithDescription("Held spans loaded from hold.storage at start (kept by an earlier run that crashed or shut down with the next component refusing them). [Alpha]"),
 		metric.WithUnit("{span}"),
 	)
 	errs = errors.Join(errs, err)

@@ -19,19 +19,29 @@ func TestSetupTelemetry(t *testing.T) {
 	tb, err := metadata.NewTelemetryBuilder(testTel.NewTelemetrySettings())
 	require.NoError(t, err)
 	defer tb.Shutdown()
+	tb.AgentcostHoldRecordsCorrupt.Add(context.Background(), 1)
+	tb.AgentcostHoldStorageErrors.Add(context.Background(), 1)
 	tb.AgentcostRegistryReloadFailures.Add(context.Background(), 1)
 	tb.AgentcostRegistryReloads.Add(context.Background(), 1)
 	tb.AgentcostSpansDropped.Add(context.Background(), 1)
+	tb.AgentcostSpansDuplicate.Add(context.Background(), 1)
 	tb.AgentcostSpansHeld.Add(context.Background(), 1)
 	tb.AgentcostSpansHeldCurrent.Add(context.Background(), 1)
 	tb.AgentcostSpansNotBillable.Add(context.Background(), 1)
 	tb.AgentcostSpansOverflowed.Add(context.Background(), 1)
 	tb.AgentcostSpansPriced.Add(context.Background(), 1)
 	tb.AgentcostSpansReleased.Add(context.Background(), 1)
+	tb.AgentcostSpansRestored.Add(context.Background(), 1)
 	tb.AgentcostSpansTimedOut.Add(context.Background(), 1)
 	tb.AgentcostSpansUnpriced.Add(context.Background(), 1)
 	tb.AgentcostSpansUsageError.Add(context.Background(), 1)
 	tb.AgentcostUnknownModels.Add(context.Background(), 1)
+	AssertEqualAgentcostHoldRecordsCorrupt(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualAgentcostHoldStorageErrors(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualAgentcostRegistryReloadFailures(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
@@ -39,6 +49,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualAgentcostSpansDropped(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualAgentcostSpansDuplicate(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualAgentcostSpansHeld(t, testTel,
@@ -57,6 +70,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualAgentcostSpansReleased(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualAgentcostSpansRestored(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualAgentcostSpansTimedOut(t, testTel,
