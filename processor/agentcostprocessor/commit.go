@@ -40,8 +40,11 @@ type holdTxn struct {
 	released []heldSpan        // held spans released into the batch, as received
 	overflow int
 	// stored are the spans newly held by the batch whose records go to
-	// hold.storage (empty without storage).
-	stored []heldSpan
+	// hold.storage (empty without storage); written once their one storage
+	// Batch call succeeded (a failed call is taken to have written
+	// nothing, as file_storage's bbolt transaction guarantees).
+	stored  []heldSpan
+	written bool
 }
 
 func (t *holdTxn) reset() {
@@ -52,6 +55,7 @@ func (t *holdTxn) reset() {
 	t.overflow = 0
 	clear(t.stored)
 	t.stored = t.stored[:0]
+	t.written = false
 }
 
 // errNoBatch reports a processorhelper callback reached without
@@ -120,7 +124,7 @@ func (p *agentcostProcessor) rollback(ctx context.Context, sc *scratch) {
 		return
 	}
 	p.hold.rollback(&sc.tx)
-	if len(sc.tx.stored) > 0 {
+	if sc.tx.written {
 		p.store.delete(context.WithoutCancel(ctx), sc.tx.stored, "refused batch")
 	}
 }

@@ -267,6 +267,7 @@ func (p *agentcostProcessor) processTraces(ctx context.Context, td ptrace.Traces
 			if err := p.store.write(ctx, sc.tx.stored); err != nil {
 				return td, err
 			}
+			sc.tx.written = true
 		}
 	}
 
