@@ -109,8 +109,10 @@ func BenchmarkConvertAllocs(b *testing.B) {
 
 // BenchmarkInsert measures conversion plus native batch insert into the
 // local ClickHouse (server and client share the machine), per batch size.
-// Each iteration shifts one span's start time so that the deduplication
-// token changes and every batch is really written. Besides rows/s it
+// Each iteration shifts every span's start time by a nanosecond, so that
+// the rows are new to the stored-spans lookup (skip_stored_spans, on unless
+// skip_stored=false) and the deduplication token changes: every batch is
+// really written. Besides rows/s it
 // reports the CPU time each side spends per insert, which depends far less
 // on how busy the shared machine is: client-cpu-ms (this process, getrusage:
 // conversion, column building, compression, GC) and server-cpu-ms (the
@@ -125,11 +127,15 @@ func BenchmarkInsert(b *testing.B) {
 	type variant struct {
 		rows        int
 		compression string
+		noLookup    bool
 	}
-	for _, v := range []variant{{1_000, ""}, {10_000, ""}, {10_000, "none"}, {50_000, ""}} {
+	for _, v := range []variant{{1_000, "", false}, {10_000, "", false}, {10_000, "", true}, {10_000, "none", false}, {50_000, "", false}} {
 		name := fmt.Sprintf("batch=%d/consumers=1", v.rows)
 		if v.compression != "" {
 			name += "/compression=" + v.compression
+		}
+		if v.noLookup {
+			name += "/skip_stored=false"
 		}
 		b.Run(name, func(b *testing.B) {
 			n := v.rows
@@ -138,9 +144,9 @@ func BenchmarkInsert(b *testing.B) {
 			if v.compression != "" {
 				cfg.Compression = v.compression
 			}
+			cfg.SkipStoredSpans = !v.noLookup
 			e := startDirect(b, cfg)
 			td := realisticTraces(n)
-			first := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
 			ctx := context.Background()
 			require.NoError(b, e.pushTraces(ctx, td))
 			var got uint64
@@ -154,7 +160,7 @@ func BenchmarkInsert(b *testing.B) {
 			i := 0
 			for b.Loop() {
 				i++
-				first.SetStartTimestamp(pcommon.Timestamp(uint64(first.StartTimestamp()) + 1))
+				shiftStarts(td, 1)
 				if err := e.pushTraces(pctx, td); err != nil {
 					b.Fatal(err)
 				}
@@ -220,17 +226,16 @@ func BenchmarkInsertParallel(b *testing.B) {
 			for i := range workers {
 				workers[i] = ptrace.NewTraces()
 				base.CopyTo(workers[i])
-				first := workers[i].ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
-				// Distinct per worker: no two batches share a dedup token.
-				first.SetStartTimestamp(first.StartTimestamp() + pcommon.Timestamp(uint64(i+1)<<32))
+				// Distinct per worker: no two batches share a span or a
+				// dedup token.
+				shiftStarts(workers[i], pcommon.Timestamp(uint64(i+1)<<32))
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				td := workers[worker.Add(1)-1]
-				first := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
 				for pb.Next() {
-					first.SetStartTimestamp(first.StartTimestamp() + 1)
+					shiftStarts(td, 1)
 					if err := e.pushTraces(ctx, td); err != nil {
 						b.Error(err)
 						return
@@ -295,13 +300,12 @@ func BenchmarkServerCPU(b *testing.B) {
 					}
 				}
 				td := realisticTraces(n)
-				first := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
 				require.NoError(b, e.pushTraces(ctx, td))
 				var query serverTime
 				qctx := query.context(ctx)
 				c0 := serverCPU(b, pid)
 				for b.Loop() {
-					first.SetStartTimestamp(first.StartTimestamp() + 1)
+					shiftStarts(td, 1)
 					if err := e.pushTraces(qctx, td); err != nil {
 						b.Fatal(err)
 					}
@@ -330,6 +334,23 @@ func waitMerges(b *testing.B, conn driver.Conn, database string) {
 			quiet++
 		} else {
 			quiet = 0
+		}
+	}
+}
+
+// shiftStarts moves every span of td d nanoseconds later: new keys for the
+// stored-spans lookup and a new deduplication token.
+func shiftStarts(td ptrace.Traces, d pcommon.Timestamp) {
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				sp := spans.At(k)
+				sp.SetStartTimestamp(sp.StartTimestamp() + d)
+				sp.SetEndTimestamp(sp.EndTimestamp() + d)
+			}
 		}
 	}
 }

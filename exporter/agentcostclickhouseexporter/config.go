@@ -44,6 +44,10 @@ type Config struct {
 	Compression string `mapstructure:"compression"`
 	// CreateSchema applies the embedded migrations at Start.
 	CreateSchema bool `mapstructure:"create_schema"`
+	// SkipStoredSpans looks up, before each insert, which of the batch's
+	// spans are already stored (table cost_event_keys, migration 0007) or
+	// appear twice in the batch, and leaves those rows out.
+	SkipStoredSpans bool `mapstructure:"skip_stored_spans"`
 	// ClusterName renders ON CLUSTER, Replicated* engines and Distributed tables.
 	ClusterName string `mapstructure:"cluster_name"`
 	// TTL expires cost_events rows that long after their event_time; 0 keeps them.

@@ -29,6 +29,7 @@ func TestLoadConfig(t *testing.T) {
 	full.TablePrefix = "acme_"
 	full.Compression = "zstd"
 	full.CreateSchema = false
+	full.SkipStoredSpans = false
 	full.ClusterName = "prod"
 	full.TTL = 9600 * time.Hour
 	full.ExtraDimensions = []string{"tenant.id", "k8s.namespace.name"}
@@ -88,6 +89,7 @@ func TestDefaultConfig(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	assert.Equal(t, "agentcost", cfg.Database)
 	assert.True(t, cfg.CreateSchema)
+	assert.True(t, cfg.SkipStoredSpans)
 	assert.Equal(t, "lz4", cfg.Compression)
 	assert.Equal(t, 30*time.Second, cfg.TimeoutConfig.Timeout)
 	require.True(t, cfg.QueueConfig.HasValue())

@@ -162,6 +162,13 @@ type rows struct {
 	// digest hashes what identifies the batch's rows, for the insert
 	// deduplication token.
 	digest hash.Hash
+
+	// seen, drop and the key slices serve skipStored (stored.go).
+	seen      map[spanKey]int
+	drop      []bool
+	keyTimes  []time.Time
+	keyTraces []string
+	keySpans  []string
 }
 
 func (r *rows) len() int { return len(r.eventTime) }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -26,11 +27,14 @@ type costExporter struct {
 	conv      *converter
 	schema    schema.Options
 	insertSQL string
+	storedSQL string
 
 	mu   sync.Mutex // guards conn across Start/Shutdown
 	conn driver.Conn
 
 	pool sync.Pool // *rows
+
+	noKeysWarned atomic.Bool // the missing keys table was logged
 }
 
 func newExporter(cfg *Config, set exporter.Settings) (*costExporter, error) {
@@ -46,6 +50,7 @@ func newExporter(cfg *Config, set exporter.Settings) (*costExporter, error) {
 		schema:    cfg.schemaOptions(),
 	}
 	e.insertSQL = insertStatement(e.schema)
+	e.storedSQL = storedSpansQuery(e.schema)
 	e.pool.New = func() any { return &rows{} }
 	return e, nil
 }
@@ -130,6 +135,21 @@ func (e *costExporter) pushTraces(ctx context.Context, td ptrace.Traces) error {
 	conn, err := e.connection()
 	if err != nil {
 		return err
+	}
+	if e.cfg.SkipStoredSpans {
+		// A failed lookup is retried like a failed insert, never permanent;
+		// a missing keys table only disables the check (missingKeysTable).
+		n, err := e.skipStored(ctx, conn, r)
+		if err != nil && !e.missingKeysTable(err) {
+			return err
+		}
+		if n > 0 {
+			e.telemetry.AgentcostExporterRowsAlreadyStored.Add(ctx, int64(n))
+			e.logger.Debug("rows left out: span already stored or repeated in the batch", zap.Int("rows", n))
+		}
+		if r.len() == 0 {
+			return nil
+		}
 	}
 	if err := e.insert(ctx, conn, r); err != nil {
 		return classify(err)

@@ -186,10 +186,14 @@ func totals(t *testing.T, db *chtest.DB) []string {
 }
 
 // TestRetriedBatchCountsOnce pushes the same batch twice (what a retry
-// does) and checks that no total moves; a different batch still counts.
+// does) and checks that no total moves: the insert deduplication token
+// alone, with skip_stored_spans off; a different batch then still counts
+// (stored_test.go has the same with the lookup on).
 func TestRetriedBatchCountsOnce(t *testing.T) {
 	db := chtest.New(t)
-	e := startDirect(t, testConfig(db))
+	cfg := testConfig(db)
+	cfg.SkipStoredSpans = false
+	e := startDirect(t, cfg)
 	var calls []call
 	for i := 0; i < 100; i++ {
 		// Rows over three months: the batch is split into three blocks,
@@ -205,7 +209,8 @@ func TestRetriedBatchCountsOnce(t *testing.T) {
 	require.NoError(t, e.pushTraces(context.Background(), td))
 	assert.Equal(t, first, totals(t, db), "the same batch pushed twice leaves every total unchanged")
 
-	// Same spans in another batch shape (a subset) are a different block.
+	// Same spans in another batch shape (a subset) are a different block:
+	// without the lookup, they are stored twice.
 	require.NoError(t, e.pushTraces(context.Background(), traces(calls[:1]...)))
 	assert.Equal(t, "101\t10.100000000101\t(101,10.100000000101,1010)\t(101,10.100000000101)", totals(t, db)[0])
 }

@@ -53,12 +53,13 @@ func createDefaultConfig() component.Config {
 	timeout := exporterhelper.NewDefaultTimeoutConfig()
 	timeout.Timeout = defaultTimeout
 	return &Config{
-		TimeoutConfig: timeout,
-		QueueConfig:   configoptional.Some(defaultQueueConfig()),
-		BackOffConfig: configretry.NewDefaultBackOffConfig(),
-		Database:      "agentcost",
-		Compression:   "lz4",
-		CreateSchema:  true,
+		TimeoutConfig:   timeout,
+		QueueConfig:     configoptional.Some(defaultQueueConfig()),
+		BackOffConfig:   configretry.NewDefaultBackOffConfig(),
+		Database:        "agentcost",
+		Compression:     "lz4",
+		CreateSchema:    true,
+		SkipStoredSpans: true,
 	}
 }
 

@@ -29,10 +29,13 @@ import (
 // Table names without the prefix. Readers (the budget extension, analysts)
 // use these through Options.Table.
 const (
-	EventsTable     = "cost_events"
-	HourlyTable     = "cost_hourly"
-	DailyTable      = "cost_daily"
-	FocusView       = "focus_v1"
+	EventsTable = "cost_events"
+	HourlyTable = "cost_hourly"
+	DailyTable  = "cost_daily"
+	FocusView   = "focus_v1"
+	// KeysTable holds the keys of the spans stored in the last 7 days
+	// (migration 0007), read before each insert to skip spans already stored.
+	KeysTable       = "cost_event_keys"
 	MigrationsTable = "schema_migrations"
 )
 

@@ -114,8 +114,8 @@ func TestMigrateReal(t *testing.T) {
 	o := Options{Database: db.Name, TablePrefix: "t_", TTL: 30 * 24 * time.Hour}
 	res, err := Migrate(ctx, db.Conn, o)
 	require.NoError(t, err)
-	assert.Equal(t, []int{1, 2, 3, 4, 5, 6}, res.Versions)
-	assert.Equal(t, 6, res.Current)
+	assert.Equal(t, []int{1, 2, 3, 4, 5, 6, 7}, res.Versions)
+	assert.Equal(t, 7, res.Current)
 
 	var tables []string
 	rows, err := db.Conn.Query(ctx, "SELECT name FROM system.tables WHERE database = ? ORDER BY name", db.Name)
@@ -127,7 +127,7 @@ func TestMigrateReal(t *testing.T) {
 	}
 	require.NoError(t, rows.Err())
 	assert.Equal(t, []string{"t_cost_allocated_daily", "t_cost_allocations", "t_cost_daily", "t_cost_daily_mv",
-		"t_cost_direct_vs_allocated_daily", "t_cost_events", "t_cost_hourly", "t_cost_hourly_mv", "t_focus_v1", "t_schema_migrations"}, tables)
+		"t_cost_direct_vs_allocated_daily", "t_cost_event_keys", "t_cost_event_keys_mv", "t_cost_events", "t_cost_hourly", "t_cost_hourly_mv", "t_focus_v1", "t_schema_migrations"}, tables)
 
 	var ttl string
 	require.NoError(t, db.Conn.QueryRow(ctx, "SELECT engine_full FROM system.tables WHERE database = ? AND name = 't_cost_events'", db.Name).Scan(&ttl))
@@ -143,14 +143,25 @@ func TestMigrateReal(t *testing.T) {
 	require.NoError(t, db.Conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = 't_cost_events' AND name LIKE '%\\_cost\\_pico\\_hi' AND type = 'UInt64' AND default_kind = 'EPHEMERAL'", db.Name).Scan(&hiCols))
 	assert.Equal(t, uint64(7), hiCols)
 
+	// Migration 0007: the keys table is fed from cost_events and keeps a
+	// day's keys for 7 days after their insert.
+	var keysDDL string
+	require.NoError(t, db.Conn.QueryRow(ctx, "SELECT engine_full FROM system.tables WHERE database = ? AND name = 't_cost_event_keys'", db.Name).Scan(&keysDDL))
+	assert.Contains(t, keysDDL, "ORDER BY (event_time, trace_id, span_id)")
+	assert.Contains(t, keysDDL, "TTL inserted_at + toIntervalDay(7)")
+	require.NoError(t, db.Conn.Exec(ctx, "INSERT INTO t_cost_events (event_time, trace_id, span_id, team) VALUES ('2026-01-02 03:04:05.123456789', 'aa', 'bb', 'x')"))
+	var keyRow string
+	require.NoError(t, db.Conn.QueryRow(ctx, "SELECT concat(toString(event_time), ' ', trace_id, ' ', span_id, ' ', toString(inserted_at > now() - 60)) FROM t_cost_event_keys").Scan(&keyRow))
+	assert.Equal(t, "2026-01-02 03:04:05.123456789 aa bb 1", keyRow)
+
 	// Second run: nothing to do.
 	res, err = Migrate(ctx, db.Conn, o)
 	require.NoError(t, err)
 	assert.Empty(t, res.Versions)
-	assert.Equal(t, 6, res.Current)
+	assert.Equal(t, 7, res.Current)
 	var n uint64
 	require.NoError(t, db.Conn.QueryRow(ctx, "SELECT count() FROM t_schema_migrations FINAL").Scan(&n))
-	assert.Equal(t, uint64(6), n)
+	assert.Equal(t, uint64(7), n)
 
 	// An edited old migration is refused.
 	require.NoError(t, db.Conn.Exec(ctx, "INSERT INTO t_schema_migrations VALUES (2, 'rollups', 'edited', now64(3) + 1)"))

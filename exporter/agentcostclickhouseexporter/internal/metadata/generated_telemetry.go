@@ -23,11 +23,12 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                         metric.Meter
-	mu                            sync.Mutex
-	registrations                 []metric.Registration
-	AgentcostExporterRowsInserted metric.Int64Counter
-	AgentcostExporterSpansSkipped metric.Int64Counter
+	meter                              metric.Meter
+	mu                                 sync.Mutex
+	registrations                      []metric.Registration
+	AgentcostExporterRowsAlreadyStored metric.Int64Counter
+	AgentcostExporterRowsInserted      metric.Int64Counter
+	AgentcostExporterSpansSkipped      metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -59,6 +60,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
+	builder.AgentcostExporterRowsAlreadyStored, err = builder.meter.Int64Counter(
+		"otelcol_agentcost_exporter_rows_already_stored",
+		metric.WithDescription("Cost rows left out of an insert because their span is already stored or appears twice in the batch (skip_stored_spans). [Alpha]"),
+		metric.WithUnit("{row}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.AgentcostExporterRowsInserted, err = builder.meter.Int64Counter(
 		"otelcol_agentcost_exporter_rows_inserted",
 		metric.WithDescription("Cost rows written to ClickHouse (a retried batch counts once per successful send). [Alpha]"),

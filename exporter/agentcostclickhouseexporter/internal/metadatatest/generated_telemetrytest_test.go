@@ -19,8 +19,12 @@ func TestSetupTelemetry(t *testing.T) {
 	tb, err := metadata.NewTelemetryBuilder(testTel.NewTelemetrySettings())
 	require.NoError(t, err)
 	defer tb.Shutdown()
+	tb.AgentcostExporterRowsAlreadyStored.Add(context.Background(), 1)
 	tb.AgentcostExporterRowsInserted.Add(context.Background(), 1)
 	tb.AgentcostExporterSpansSkipped.Add(context.Background(), 1)
+	AssertEqualAgentcostExporterRowsAlreadyStored(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualAgentcostExporterRowsInserted(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())

@@ -594,3 +594,45 @@ ALTER TABLE `finops`.`acme_cost_events`
     MODIFY COLUMN `other_cost` DEFAULT (toDecimal128(`other_cost_pico_hi`, 0) * toDecimal128('18446744073709551616', 0) + toDecimal128(`other_cost_pico`, 0)) * toDecimal128('0.000000000001', 12),
     MODIFY COLUMN `total_cost` DEFAULT (toDecimal128(`total_cost_pico_hi`, 0) * toDecimal128('18446744073709551616', 0) + toDecimal128(`total_cost_pico`, 0)) * toDecimal128('0.000000000001', 12);
 
+-- ===== migration stored_spans =====
+-- Migration 0007: the keys of the spans already stored, for the exporter's
+-- check before each insert (skip_stored_spans).
+--
+-- Why: insert_deduplication_token recognises a batch sent again as it was.
+-- A persistent sending queue with batching can replay requests after a crash
+-- merged into a different batch, and a client can send a span twice in two
+-- requests; those rows come in a batch never seen before. Before inserting,
+-- the exporter asks this table which of the batch's (event_time, trace_id,
+-- span_id) are stored and leaves them out, so cost_events and the rollups
+-- count every span once.
+--
+-- ORDER BY (event_time, trace_id, span_id): a batch's spans are close in time,
+-- so its lookup reads the few granules around their event times (about 10
+-- granules for a 10,000-span batch among 10 million keys). The keys of a
+-- day's inserts form one partition, dropped whole 7 days after that day
+-- (inserted_at, not event_time: a span from a past month stays known for a
+-- week after it was written). The view copies every row inserted into
+-- cost_events, with the inserts' deduplication, so the keys are exactly the
+-- stored spans of the last 7 days.
+CREATE TABLE IF NOT EXISTS `finops`.`acme_cost_event_keys`
+(
+    `event_time` DateTime64(9, 'UTC') CODEC(Delta(8), ZSTD(1)),
+    `trace_id` String CODEC(ZSTD(1)),
+    `span_id` String CODEC(ZSTD(1)),
+    `inserted_at` DateTime('UTC') DEFAULT now() CODEC(Delta, ZSTD(1))
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMMDD(`inserted_at`)
+ORDER BY (`event_time`, `trace_id`, `span_id`)
+TTL `inserted_at` + INTERVAL 7 DAY
+SETTINGS non_replicated_deduplication_window = 10000, ttl_only_drop_parts = 1
+COMMENT 'agentcost: keys of the spans stored in cost_events in the last 7 days (read by the exporter to skip spans already stored)';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `finops`.`acme_cost_event_keys_mv`
+TO `finops`.`acme_cost_event_keys`
+AS SELECT
+    `event_time`,
+    `trace_id`,
+    `span_id`
+FROM `finops`.`acme_cost_events`;
+

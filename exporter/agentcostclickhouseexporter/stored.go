@@ -1,0 +1,221 @@
+package agentcostclickhouseexporter
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/ext"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"go.uber.org/zap"
+
+	"github.com/agentcost/agentcost/exporter/agentcostclickhouseexporter/schema"
+)
+
+// Spans already stored (skip_stored_spans).
+//
+// The insert deduplication token recognises a batch sent again as it was
+// (insert.go). Two cases bring stored spans back in a batch never seen
+// before: a persistent sending queue with batching replays, after a crash,
+// requests that were written but not yet marked done, merged with other
+// requests into a different batch; and a client resends a request whose
+// answer it lost, which the queue may batch with others. Before each insert
+// the exporter sends the batch's keys (event_time, trace_id, span_id) as an
+// external table, asks cost_event_keys (migration 0007, fed by a view from
+// every cost_events insert) which of them are stored, and leaves those rows
+// out, as well as rows whose key repeats an earlier row of the same batch.
+// Rows without a trace or span id cannot be recognised and are always
+// inserted.
+//
+// The token of a batch that lost rows is the batch's digest followed by the
+// positions left out: a retry of the same batch that finds the same rows
+// stored sends the same token, so a first attempt still in flight (not yet
+// visible to the lookup) is deduplicated by the server as before.
+
+// batchKeysTable is the external table that carries the batch's keys.
+const batchKeysTable = "_agentcost_batch"
+
+// storedSpansQuery selects the keys of the batch that cost_event_keys holds.
+func storedSpansQuery(o schema.Options) string {
+	return "SELECT `event_time`, `trace_id`, `span_id` FROM " + o.Table(schema.KeysTable) +
+		" WHERE (`event_time`, `trace_id`, `span_id`) IN (SELECT `event_time`, `trace_id`, `span_id` FROM " +
+		schema.Quote(batchKeysTable) + ")"
+}
+
+// spanKey identifies a cost row's span; ids are the hex strings of the row.
+type spanKey struct {
+	trace, span string
+	time        int64 // event_time, Unix nanoseconds
+}
+
+// skipStored removes from r the rows whose span is already stored or
+// repeats an earlier row of the batch, and returns how many it removed.
+func (e *costExporter) skipStored(ctx context.Context, conn driver.Conn, r *rows) (int, error) {
+	n := r.len()
+	if r.seen == nil {
+		r.seen = make(map[spanKey]int, n)
+	}
+	clear(r.seen)
+	r.drop = growBools(r.drop, n)
+	removed, keyed := 0, 0
+	for i := 0; i < n; i++ {
+		if r.traceID[i] == "" || r.spanID[i] == "" {
+			continue
+		}
+		k := spanKey{r.traceID[i], r.spanID[i], r.eventTime[i].UnixNano()}
+		if _, dup := r.seen[k]; dup {
+			r.drop[i] = true
+			removed++
+			continue
+		}
+		r.seen[k] = i
+		keyed++
+	}
+	if keyed > 0 {
+		stored, err := e.lookupStored(ctx, conn, r)
+		if err != nil {
+			return 0, err
+		}
+		removed += stored
+	}
+	if removed > 0 {
+		r.compact()
+	}
+	return removed, nil
+}
+
+// lookupStored asks ClickHouse which keyed rows of r (those in r.seen) are
+// stored, marks them in r.drop and returns how many it marked.
+func (e *costExporter) lookupStored(ctx context.Context, conn driver.Conn, r *rows) (int, error) {
+	tbl, err := ext.NewTable(batchKeysTable,
+		ext.Column("event_time", "DateTime64(9, 'UTC')"),
+		ext.Column("trace_id", "String"),
+		ext.Column("span_id", "String"),
+	)
+	if err != nil {
+		return 0, fmt.Errorf("stored spans lookup: %w", err)
+	}
+	times, traces, spans := r.keyColumns()
+	cols := tbl.Block().Columns
+	for i, v := range []any{times, traces, spans} {
+		if _, err := cols[i].Append(v); err != nil {
+			return 0, fmt.Errorf("stored spans lookup: %w", err)
+		}
+	}
+	res, err := conn.Query(clickhouse.Context(ctx, clickhouse.WithExternalTable(tbl)), e.storedSQL)
+	if err != nil {
+		return 0, fmt.Errorf("look up stored spans: %w", err)
+	}
+	defer res.Close()
+	marked := 0
+	var (
+		t           time.Time
+		trace, span string
+	)
+	for res.Next() {
+		if err := res.Scan(&t, &trace, &span); err != nil {
+			return 0, fmt.Errorf("look up stored spans: %w", err)
+		}
+		if i, ok := r.seen[spanKey{trace, span, t.UnixNano()}]; ok && !r.drop[i] {
+			r.drop[i] = true
+			marked++
+		}
+	}
+	if err := res.Err(); err != nil {
+		return 0, fmt.Errorf("look up stored spans: %w", err)
+	}
+	return marked, nil
+}
+
+// keyColumns returns the event times, trace ids and span ids of the rows to
+// look up (keyed, not already dropped as repeats), in reused slices.
+func (r *rows) keyColumns() ([]time.Time, []string, []string) {
+	r.keyTimes, r.keyTraces, r.keySpans = r.keyTimes[:0], r.keyTraces[:0], r.keySpans[:0]
+	for i := range r.eventTime {
+		if r.drop[i] || r.traceID[i] == "" || r.spanID[i] == "" {
+			continue
+		}
+		r.keyTimes = append(r.keyTimes, r.eventTime[i])
+		r.keyTraces = append(r.keyTraces, r.traceID[i])
+		r.keySpans = append(r.keySpans, r.spanID[i])
+	}
+	return r.keyTimes, r.keyTraces, r.keySpans
+}
+
+// compact removes the rows marked in r.drop from every column and adds
+// their positions to the batch digest (see the token rule above).
+func (r *rows) compact() {
+	var pos [4]byte
+	_, _ = r.digest.Write([]byte("skip"))
+	for i, d := range r.drop[:r.len()] {
+		if d {
+			binary.LittleEndian.PutUint32(pos[:], uint32(i))
+			_, _ = r.digest.Write(pos[:])
+		}
+	}
+	drop := r.drop[:r.len()]
+	r.eventTime = compactSlice(r.eventTime, drop)
+	r.traceID = compactSlice(r.traceID, drop)
+	r.spanID = compactSlice(r.spanID, drop)
+	r.parentSpanID = compactSlice(r.parentSpanID, drop)
+	r.serviceName = compactSlice(r.serviceName, drop)
+	r.environment = compactSlice(r.environment, drop)
+	for i := range r.str {
+		r.str[i] = compactSlice(r.str[i], drop)
+	}
+	for i := range r.tokens {
+		r.tokens[i] = compactSlice(r.tokens[i], drop)
+	}
+	for i := range r.costs {
+		r.costs[i] = compactSlice(r.costs[i], drop)
+		r.costsHi[i] = compactSlice(r.costsHi[i], drop)
+	}
+	r.durationNs = compactSlice(r.durationNs, drop)
+	r.isError = compactSlice(r.isError, drop)
+	r.extra = compactSlice(r.extra, drop)
+}
+
+// compactSlice keeps the elements of s whose drop flag is false, in order,
+// and clears the tail.
+func compactSlice[T any](s []T, drop []bool) []T {
+	kept := s[:0]
+	for i, v := range s {
+		if !drop[i] {
+			kept = append(kept, v)
+		}
+	}
+	clear(s[len(kept):])
+	return kept
+}
+
+func growBools(b []bool, n int) []bool {
+	if cap(b) < n {
+		return make([]bool, n)
+	}
+	b = b[:n]
+	clear(b)
+	return b
+}
+
+// missingKeysTable reports whether err says the keys table does not exist
+// (create_schema off and migration 0007 not applied). The batch is then
+// inserted without the check, so nothing is lost, and the first time an
+// error says why; the next batches look again, so applying the migration
+// turns the check back on.
+func (e *costExporter) missingKeysTable(err error) bool {
+	var exc *clickhouse.Exception
+	if !errors.As(err, &exc) || exc.Code != codeUnknownTable {
+		return false
+	}
+	if !e.noKeysWarned.Swap(true) {
+		e.logger.Error("skip_stored_spans: the keys table does not exist; inserting without looking up stored spans until it does (apply the schema migrations with create_schema: true, or set skip_stored_spans: false)",
+			zap.String("table", e.schema.Table(schema.KeysTable)), zap.Error(err))
+	}
+	return true
+}
+
+// codeUnknownTable is ClickHouse's UNKNOWN_TABLE error code.
+const codeUnknownTable = 60
