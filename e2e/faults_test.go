@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/hex"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -126,26 +125,17 @@ func TestFaultClickHouseKilledMidLoad(t *testing.T) {
 // process died, or refused while it was down) was not acknowledged and is
 // not resent: it is stored whole or not at all, never twice; and the totals
 // per team equal those of the traces that were sent and stored, to the
-// pico-dollar. This holds with the exporter's queue batching off
-// (sending_queue.batch.enabled: false, one insert per queued request, each
-// replayed identically); with it on it does not yet (see below).
+// pico-dollar. Both with the exporter's queue batching off (one insert per
+// queued request: a replayed request has the same insert deduplication
+// token) and on (a replayed request may be merged into another batch than
+// before the kill; the exporter's skip_stored_spans lookup leaves out the
+// rows already stored).
 func TestFaultCollectorKilledMidLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault test: needs ClickHouse and about 40 s")
 	}
 	t.Run("queue_batch=off", func(t *testing.T) { collectorKilledMidLoad(t, false) })
-	// With sending_queue.batch on, a batch that was inserted just before the
-	// kill but not yet marked done in the queue is replayed after the
-	// restart merged with other requests: a different batch, a different
-	// insert_deduplication_token, and its rows are stored twice (seen: 97
-	// of 8,906 rows). Known issue of the exporter; run with
-	// AGENTCOST_E2E_KNOWN_ISSUES=1 to check a fix.
-	t.Run("queue_batch=on", func(t *testing.T) {
-		if os.Getenv("AGENTCOST_E2E_KNOWN_ISSUES") != "1" {
-			t.Skip("known issue: a replayed queue batch is re-formed and duplicated; set AGENTCOST_E2E_KNOWN_ISSUES=1")
-		}
-		collectorKilledMidLoad(t, true)
-	})
+	t.Run("queue_batch=on", func(t *testing.T) { collectorKilledMidLoad(t, true) })
 }
 
 func collectorKilledMidLoad(t *testing.T, queueBatch bool) {
