@@ -115,7 +115,7 @@ func (r *retryRig) records(t *testing.T) []string {
 	return walkKeys(t, r.inner().store.walker)
 }
 
-func walkKeys(t *testing.T, w storage.Walker) []string {
+func walkKeys(t testing.TB, w storage.Walker) []string {
 	t.Helper()
 	var keys []string
 	require.NoError(t, w.Walk(context.Background(), func(k string, _ []byte) ([]*storage.Operation, error) {
@@ -532,4 +532,94 @@ func FuzzDecodeHeld(f *testing.F) {
 		_, err = encodeHeld(&hs)
 		require.NoError(t, err)
 	})
+}
+
+// The identity found for a held span whose timed-out release downstream
+// refused is recorded: after a crash the restored span is released with
+// it, although the ancestry that gave it (a plain span and the agent
+// span, remembered only in memory) is gone.
+func TestHoldStorageRecordsIdentityFound(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t)
+	cfg.Hold.Wait = 200 * time.Millisecond
+	ext := newFileStorage(t, dir)
+	r := newStorageRig(t, cfg, newFlakyNext(0), nil, ext)
+	require.NoError(t, r.p.ConsumeTraces(context.Background(), chatTrace(1, 2, 5, ""))) // held
+	td := invokeAgentTrace(1, 1)
+	td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).SetParentSpanID(pcommon.SpanID{7: 9}) // never arrives
+	plain := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().AppendEmpty()
+	plain.SetName("http handler")
+	plain.SetTraceID(pcommon.TraceID{15: 1})
+	plain.SetSpanID(pcommon.SpanID{7: 5})
+	plain.SetParentSpanID(pcommon.SpanID{7: 1})
+	require.NoError(t, r.p.ConsumeTraces(context.Background(), td)) // still held: the top is missing
+	r.next.setFail(-1)
+	calls := func() int {
+		r.next.mu.Lock()
+		defer r.next.mu.Unlock()
+		return r.next.calls
+	}
+	// The agent batch, then two refused releases: the first one's record
+	// update is done when the second is sent (one release goroutine).
+	require.Eventually(t, func() bool { return calls() >= 3 }, 5*time.Second, 5*time.Millisecond, "the timed-out release refused")
+	r.crash(t)
+
+	cfg = testConfig(t)
+	cfg.Hold.Wait = 20 * time.Millisecond
+	again := newStorageRig(t, cfg, newFlakyNext(0), nil, ext)
+	require.Eventually(t, func() bool { return again.next.delivered(2) == 1 }, 5*time.Second, 5*time.Millisecond)
+	require.NoError(t, again.p.Shutdown(context.Background()))
+	again.next.mu.Lock()
+	defer again.next.mu.Unlock()
+	assert.Equal(t, "a", again.next.agent[pcommon.SpanID{7: 2}], "the identity recorded before the crash")
+	assert.Empty(t, storedKeys(t, ext))
+}
+
+// Concurrent batches, refusals and timed-out releases with storage (run
+// with -race): every span is delivered once and no record is left.
+func TestHoldStorageConcurrent(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Hold.Wait = 20 * time.Millisecond
+	ext := newFileStorage(t, t.TempDir())
+	next := newFlakyNext(0)
+	r := newStorageRig(t, cfg, next, &everyNth{flakyNext: next, n: 7}, ext)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 50 {
+				trace := byte(g*50 + i + 1)
+				for {
+					td := chatTrace(trace, 2, 1, "") // held
+					if i%2 == 1 {
+						invokeAgentTrace(trace-1, 1).ResourceSpans().MoveAndAppendTo(td.ResourceSpans()) // releases the previous one
+					}
+					if r.p.ConsumeTraces(context.Background(), td) == nil {
+						break // refused: the client retries
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	require.NoError(t, r.p.Shutdown(context.Background()))
+	next.mu.Lock()
+	defer next.mu.Unlock()
+	require.Len(t, next.spans, 1, "one span id (7:2) in every trace")
+	assert.Equal(t, 200, next.spans[pcommon.SpanID{7: 2}], "each trace's call delivered once")
+	assert.Empty(t, storedKeys(t, ext))
+	assert.Zero(t, r.counter("agentcost_spans_dropped"))
+}
+
+// everyNth refuses every nth batch, then passes on to flakyNext.
+type everyNth struct {
+	*flakyNext
+	n     int
+	count atomic.Int64
+}
+
+func (e *everyNth) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
+	if e.count.Add(1)%int64(e.n) == 0 {
+		return errRefused
+	}
+	return e.flakyNext.ConsumeTraces(ctx, td)
 }

@@ -50,7 +50,7 @@ type notAnAccruer struct {
 	component.ShutdownFunc
 }
 
-func testConfig(t *testing.T) *Config {
+func testConfig(t testing.TB) *Config {
 	cfg := createDefaultConfig().(*Config)
 	cfg.DefaultCatalog = false
 	cfg.Catalogs = []string{filepath.Join("testdata", "catalog.yaml")}
