@@ -69,7 +69,8 @@ func holdBenchBatches(round uint64) (calls, agents ptrace.Traces) {
 }
 
 // BenchmarkHoldStorage measures holding without and with hold.storage
-// (file_storage in a temporary directory, fsync off as by default). One op
+// (file_storage in a temporary directory, fsync off as by default, and on:
+// every storage call waits for the disk). One op
 // is one hold round of two batches: 100 chat calls whose agent span has not
 // arrived (all held; with storage, their 100 records written in one storage
 // call before the batch goes on), then the 100 agent spans (every call
@@ -80,17 +81,18 @@ func holdBenchBatches(round uint64) (calls, agents ptrace.Traces) {
 //	go test ./processor/agentcostprocessor -run '^$' -bench 'BenchmarkHoldStorage' -benchmem -count 6 | tee new.txt
 //	benchstat old.txt new.txt
 func BenchmarkHoldStorage(b *testing.B) {
-	b.Run("hold_storage=none", func(b *testing.B) { benchHold(b, false) })
-	b.Run("hold_storage=file/fsync=off", func(b *testing.B) { benchHold(b, true) })
+	b.Run("hold_storage=none", func(b *testing.B) { benchHold(b, false, false) })
+	b.Run("hold_storage=file/fsync=off", func(b *testing.B) { benchHold(b, true, false) })
+	b.Run("hold_storage=file/fsync=on", func(b *testing.B) { benchHold(b, true, true) })
 }
 
-func benchHold(b *testing.B, durable bool) {
+func benchHold(b *testing.B, durable, fsync bool) {
 	cfg := testConfig(b)
 	cfg.Hold.Wait = time.Hour
 	host := component.Host(componenttest.NewNopHost())
 	var ext component.Component
 	if durable {
-		ext = newFileStorage(b, b.TempDir())
+		ext = newFileStorageSync(b, b.TempDir(), fsync)
 		cfg.Hold.Storage = &storageID
 		host = hostWithExtensions{host, map[component.ID]component.Component{storageID: ext}}
 	}

@@ -34,9 +34,15 @@ var storageID = component.MustNewID("file_storage")
 // by default), shut down at the end of the test.
 func newFileStorage(t testing.TB, dir string) extension.Extension {
 	t.Helper()
+	return newFileStorageSync(t, dir, false)
+}
+
+func newFileStorageSync(t testing.TB, dir string, fsync bool) extension.Extension {
+	t.Helper()
 	f := filestorage.NewFactory()
 	cfg := f.CreateDefaultConfig().(*filestorage.Config)
 	cfg.Directory = dir
+	cfg.FSync = fsync
 	ext, err := f.Create(context.Background(), extensiontest.NewNopSettings(f.Type()), cfg)
 	require.NoError(t, err)
 	require.NoError(t, ext.Start(context.Background(), componenttest.NewNopHost()))
