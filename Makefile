@@ -64,9 +64,10 @@ test-short: ## Unit tests only (no ClickHouse needed: its tests skip outside CI)
 FUZZTIME ?= 30s
 
 .PHONY: fuzz
-fuzz: ## Bounded fuzz runs (FUZZTIME=30s each): span attributes, catalog and registry loading, budget HTTP API.
+fuzz: ## Bounded fuzz runs (FUZZTIME=30s each): span attributes, held-span records, catalog and registry loading, budget HTTP API.
 	$(GO) test ./internal/genai -run '^$$' -fuzz '^FuzzExtract$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./processor/agentcostprocessor -run '^$$' -fuzz '^FuzzProcess$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./processor/agentcostprocessor -run '^$$' -fuzz '^FuzzDecodeHeld$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./pricing -run '^$$' -fuzz '^FuzzParseCatalog$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/registry -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./extension/agentcostbudgetextension -run '^$$' -fuzz '^FuzzHTTPAPI$$' -fuzztime $(FUZZTIME)
