@@ -167,8 +167,8 @@ type rows struct {
 	seen      map[spanKey]int
 	drop      []bool
 	keyTimes  []time.Time
-	keyTraces []string
-	keySpans  []string
+	keyHashes []uint64
+	keyBuf    []byte
 }
 
 func (r *rows) len() int { return len(r.eventTime) }

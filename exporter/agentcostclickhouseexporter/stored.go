@@ -10,6 +10,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/ext"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/go-faster/city"
 	"go.uber.org/zap"
 
 	"github.com/agentcost/agentcost/exporter/agentcostclickhouseexporter/schema"
@@ -23,12 +24,15 @@ import (
 // requests that were written but not yet marked done, merged with other
 // requests into a different batch; and a client resends a request whose
 // answer it lost, which the queue may batch with others. Before each insert
-// the exporter sends the batch's keys (event_time, trace_id, span_id) as an
-// external table, asks cost_event_keys (migration 0007, fed by a view from
-// every cost_events insert) which of them are stored, and leaves those rows
-// out, as well as rows whose key repeats an earlier row of the same batch.
-// Rows without a trace or span id cannot be recognised and are always
-// inserted.
+// the exporter sends the batch's keys (event_time, span_key) as an external
+// table, asks cost_event_keys (migration 0007, fed by a view from every
+// cost_events insert) which of them are stored, and leaves those rows out,
+// as well as rows whose key repeats an earlier row of the same batch. Rows
+// without a trace or span id cannot be recognised and are always inserted.
+//
+// span_key is cityHash64 of the hex trace id followed by the hex span id,
+// the same function the view applies to the stored strings (ClickHouse's
+// CityHash64 variant, github.com/go-faster/city CH64).
 //
 // The token of a batch that lost rows is the batch's digest followed by the
 // positions left out: a retry of the same batch that finds the same rows
@@ -40,15 +44,22 @@ const batchKeysTable = "_agentcost_batch"
 
 // storedSpansQuery selects the keys of the batch that cost_event_keys holds.
 func storedSpansQuery(o schema.Options) string {
-	return "SELECT `event_time`, `trace_id`, `span_id` FROM " + o.Table(schema.KeysTable) +
-		" WHERE (`event_time`, `trace_id`, `span_id`) IN (SELECT `event_time`, `trace_id`, `span_id` FROM " +
+	return "SELECT `event_time`, `span_key` FROM " + o.Table(schema.KeysTable) +
+		" WHERE (`event_time`, `span_key`) IN (SELECT `event_time`, `span_key` FROM " +
 		schema.Quote(batchKeysTable) + ")"
 }
 
-// spanKey identifies a cost row's span; ids are the hex strings of the row.
+// spanKey identifies a cost row's span: its span_key and event_time.
 type spanKey struct {
-	trace, span string
-	time        int64 // event_time, Unix nanoseconds
+	hash uint64
+	time int64 // event_time, Unix nanoseconds
+}
+
+// spanKeyHash is the span_key of hex ids trace and span, computed in buf
+// (returned for reuse) without allocating.
+func spanKeyHash(buf []byte, trace, span string) (uint64, []byte) {
+	buf = append(append(buf[:0], trace...), span...)
+	return city.CH64(buf), buf
 }
 
 // skipStored removes from r the rows whose span is already stored or
@@ -60,21 +71,25 @@ func (e *costExporter) skipStored(ctx context.Context, conn driver.Conn, r *rows
 	}
 	clear(r.seen)
 	r.drop = growBools(r.drop, n)
-	removed, keyed := 0, 0
+	r.keyTimes, r.keyHashes = r.keyTimes[:0], r.keyHashes[:0]
+	removed := 0
+	var h uint64
 	for i := 0; i < n; i++ {
 		if r.traceID[i] == "" || r.spanID[i] == "" {
 			continue
 		}
-		k := spanKey{r.traceID[i], r.spanID[i], r.eventTime[i].UnixNano()}
+		h, r.keyBuf = spanKeyHash(r.keyBuf, r.traceID[i], r.spanID[i])
+		k := spanKey{h, r.eventTime[i].UnixNano()}
 		if _, dup := r.seen[k]; dup {
 			r.drop[i] = true
 			removed++
 			continue
 		}
 		r.seen[k] = i
-		keyed++
+		r.keyTimes = append(r.keyTimes, r.eventTime[i])
+		r.keyHashes = append(r.keyHashes, h)
 	}
-	if keyed > 0 {
+	if len(r.keyHashes) > 0 {
 		stored, err := e.lookupStored(ctx, conn, r)
 		if err != nil {
 			return 0, err
@@ -87,23 +102,22 @@ func (e *costExporter) skipStored(ctx context.Context, conn driver.Conn, r *rows
 	return removed, nil
 }
 
-// lookupStored asks ClickHouse which keyed rows of r (those in r.seen) are
-// stored, marks them in r.drop and returns how many it marked.
+// lookupStored asks ClickHouse which of the keys in r.keyTimes/r.keyHashes
+// are stored, marks their rows in r.drop and returns how many it marked.
 func (e *costExporter) lookupStored(ctx context.Context, conn driver.Conn, r *rows) (int, error) {
 	tbl, err := ext.NewTable(batchKeysTable,
 		ext.Column("event_time", "DateTime64(9, 'UTC')"),
-		ext.Column("trace_id", "String"),
-		ext.Column("span_id", "String"),
+		ext.Column("span_key", "UInt64"),
 	)
 	if err != nil {
 		return 0, fmt.Errorf("stored spans lookup: %w", err)
 	}
-	times, traces, spans := r.keyColumns()
 	cols := tbl.Block().Columns
-	for i, v := range []any{times, traces, spans} {
-		if _, err := cols[i].Append(v); err != nil {
-			return 0, fmt.Errorf("stored spans lookup: %w", err)
-		}
+	if _, err := cols[0].Append(r.keyTimes); err != nil {
+		return 0, fmt.Errorf("stored spans lookup: %w", err)
+	}
+	if _, err := cols[1].Append(r.keyHashes); err != nil {
+		return 0, fmt.Errorf("stored spans lookup: %w", err)
 	}
 	res, err := conn.Query(clickhouse.Context(ctx, clickhouse.WithExternalTable(tbl)), e.storedSQL)
 	if err != nil {
@@ -112,14 +126,14 @@ func (e *costExporter) lookupStored(ctx context.Context, conn driver.Conn, r *ro
 	defer res.Close()
 	marked := 0
 	var (
-		t           time.Time
-		trace, span string
+		t time.Time
+		h uint64
 	)
 	for res.Next() {
-		if err := res.Scan(&t, &trace, &span); err != nil {
+		if err := res.Scan(&t, &h); err != nil {
 			return 0, fmt.Errorf("look up stored spans: %w", err)
 		}
-		if i, ok := r.seen[spanKey{trace, span, t.UnixNano()}]; ok && !r.drop[i] {
+		if i, ok := r.seen[spanKey{h, t.UnixNano()}]; ok && !r.drop[i] {
 			r.drop[i] = true
 			marked++
 		}
@@ -128,21 +142,6 @@ func (e *costExporter) lookupStored(ctx context.Context, conn driver.Conn, r *ro
 		return 0, fmt.Errorf("look up stored spans: %w", err)
 	}
 	return marked, nil
-}
-
-// keyColumns returns the event times, trace ids and span ids of the rows to
-// look up (keyed, not already dropped as repeats), in reused slices.
-func (r *rows) keyColumns() ([]time.Time, []string, []string) {
-	r.keyTimes, r.keyTraces, r.keySpans = r.keyTimes[:0], r.keyTraces[:0], r.keySpans[:0]
-	for i := range r.eventTime {
-		if r.drop[i] || r.traceID[i] == "" || r.spanID[i] == "" {
-			continue
-		}
-		r.keyTimes = append(r.keyTimes, r.eventTime[i])
-		r.keyTraces = append(r.keyTraces, r.traceID[i])
-		r.keySpans = append(r.keySpans, r.spanID[i])
-	}
-	return r.keyTimes, r.keyTraces, r.keySpans
 }
 
 // compact removes the rows marked in r.drop from every column and adds

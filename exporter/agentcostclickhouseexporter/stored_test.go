@@ -143,7 +143,26 @@ func TestSkipStoredSpansWithoutKeysTable(t *testing.T) {
 // TestStoredSpansQuery pins the lookup's SQL.
 func TestStoredSpansQuery(t *testing.T) {
 	assert.Equal(t,
-		"SELECT `event_time`, `trace_id`, `span_id` FROM `agentcost`.`acme_cost_event_keys` "+
-			"WHERE (`event_time`, `trace_id`, `span_id`) IN (SELECT `event_time`, `trace_id`, `span_id` FROM `_agentcost_batch`)",
+		"SELECT `event_time`, `span_key` FROM `agentcost`.`acme_cost_event_keys` "+
+			"WHERE (`event_time`, `span_key`) IN (SELECT `event_time`, `span_key` FROM `_agentcost_batch`)",
 		storedSpansQuery(schema.Options{Database: "agentcost", TablePrefix: "acme_"}))
+}
+
+// TestSpanKeyMatchesServer: the span_key the exporter computes is the one
+// the keys view computes from the stored strings.
+func TestSpanKeyMatchesServer(t *testing.T) {
+	db := chtest.New(t)
+	var buf []byte
+	for _, ids := range [][2]string{
+		{"4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"},
+		{"0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"},
+		{"", "b7ad6b7169203331"},
+		{"00000000000000000000000000000001", "0000000000000001"},
+	} {
+		var want uint64
+		require.NoError(t, db.Conn.QueryRow(context.Background(), "SELECT cityHash64(concat(?, ?))", ids[0], ids[1]).Scan(&want))
+		var got uint64
+		got, buf = spanKeyHash(buf, ids[0], ids[1])
+		assert.Equal(t, want, got, "%v", ids)
+	}
 }

@@ -624,34 +624,40 @@ ALTER TABLE `agentcost`.`cost_events` ON CLUSTER `prod`
 
 -- ===== migration stored_spans =====
 -- Migration 0007: the keys of the spans already stored, for the exporter's
--- check before each insert (skip_stored_spans).
+-- lookup before each insert (skip_stored_spans).
 --
 -- Why: insert_deduplication_token recognises a batch sent again as it was.
 -- A persistent sending queue with batching can replay requests after a crash
 -- merged into a different batch, and a client can send a span twice in two
 -- requests; those rows come in a batch never seen before. Before inserting,
--- the exporter asks this table which of the batch's (event_time, trace_id,
--- span_id) are stored and leaves them out, so cost_events and the rollups
--- count every span once.
+-- the exporter asks this table which of the batch's (event_time, span_key)
+-- are stored and leaves them out, so cost_events and the rollups count every
+-- span once.
 --
--- ORDER BY (event_time, trace_id, span_id): a batch's spans are close in time,
--- so its lookup reads the few granules around their event times (about 10
--- granules for a 10,000-span batch among 10 million keys). The keys of a
+-- span_key is cityHash64(concat(trace_id, span_id)) of the hex ids; with the
+-- exact event_time beside it two different spans would need the same
+-- nanosecond and a 64-bit hash collision to be confused. A numeric key makes
+-- the lookup about 2.5 times cheaper than the id strings (the set the server
+-- builds from the batch, and the granules it reads) and the table a third
+-- of the size.
+--
+-- ORDER BY (event_time, span_key): a batch's spans are close in time, so its
+-- lookup reads the few granules around their event times. The keys of a
 -- day's inserts form one partition, dropped whole 7 days after that day
 -- (inserted_at, not event_time: a span from a past month stays known for a
 -- week after it was written). The view copies every row inserted into
 -- cost_events, with the inserts' deduplication, so the keys are exactly the
--- stored spans of the last 7 days.
+-- stored spans of the last 7 days. On a cluster each shard's view writes its
+-- own local keys; the Distributed table is read only.
 CREATE TABLE IF NOT EXISTS `agentcost`.`cost_event_keys_local` ON CLUSTER `prod`
 (
     `event_time` DateTime64(9, 'UTC') CODEC(Delta(8), ZSTD(1)),
-    `trace_id` String CODEC(ZSTD(1)),
-    `span_id` String CODEC(ZSTD(1)),
+    `span_key` UInt64 CODEC(ZSTD(1)),
     `inserted_at` DateTime('UTC') DEFAULT now() CODEC(Delta, ZSTD(1))
 )
 ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
 PARTITION BY toYYYYMMDD(`inserted_at`)
-ORDER BY (`event_time`, `trace_id`, `span_id`)
+ORDER BY (`event_time`, `span_key`)
 TTL `inserted_at` + INTERVAL 7 DAY
 SETTINGS non_replicated_deduplication_window = 10000, ttl_only_drop_parts = 1
 COMMENT 'agentcost: keys of the spans stored in cost_events in the last 7 days (read by the exporter to skip spans already stored)';
@@ -660,11 +666,10 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS `agentcost`.`cost_event_keys_mv_local` ON
 TO `agentcost`.`cost_event_keys_local`
 AS SELECT
     `event_time`,
-    `trace_id`,
-    `span_id`
+    cityHash64(concat(`trace_id`, `span_id`)) AS `span_key`
 FROM `agentcost`.`cost_events_local`;
 
 CREATE TABLE IF NOT EXISTS `agentcost`.`cost_event_keys` ON CLUSTER `prod`
 AS `agentcost`.`cost_event_keys_local`
-ENGINE = Distributed('prod', 'agentcost', 'cost_event_keys_local', cityHash64(`trace_id`));
+ENGINE = Distributed('prod', 'agentcost', 'cost_event_keys_local', `span_key`);
 
