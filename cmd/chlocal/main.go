@@ -12,7 +12,9 @@
 //	chlocal start  [flags]   start in the background, wait until SELECT 1 answers
 //	chlocal stop   [flags]   stop the server named by the pid file
 //	chlocal status [flags]   report whether the server answers and its version
-//	chlocal serve  [flags]   run in the foreground (used by start)
+//	chlocal serve  [flags]   run in the foreground (used by start): supervise
+//	                         the engine, restart it when it exits on its own
+//	chlocal engine [flags]   the engine itself (used by serve)
 //	chlocal fetch            download libchdb.so into the cache when missing
 package main
 
@@ -26,7 +28,9 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -77,6 +81,8 @@ func main() {
 		err = status(o)
 	case "serve":
 		err = serve(o)
+	case "engine":
+		err = engine(o)
 	case "fetch":
 		_, err = ensureLib()
 	default:
@@ -149,10 +155,21 @@ func readPid(path string) (int, bool) {
 
 func start(o options) error {
 	if pid, alive := readPid(o.pidFile()); alive {
-		if o.answers() {
+		// A live server that does not answer may be restarting its
+		// engine: wait for it rather than start a second one on the same
+		// data and ports.
+		deadline := time.Now().Add(o.timeout)
+		for !o.answers() && syscall.Kill(pid, 0) == nil {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("server pid %d is alive but does not answer on 127.0.0.1:%d; see %s or run stop", pid, o.tcpPort, o.logFile())
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if syscall.Kill(pid, 0) == nil {
 			fmt.Printf("clickhouse already running (pid %d, native 127.0.0.1:%d, http 127.0.0.1:%d)\n", pid, o.tcpPort, o.httpPort)
 			return nil
 		}
+		_ = os.Remove(o.pidFile()) // it died meanwhile: start a new one
 	}
 	if o.answers() {
 		fmt.Printf("a ClickHouse server already answers on 127.0.0.1:%d; not starting another\n", o.httpPort)
@@ -258,7 +275,88 @@ func status(o options) error {
 	return nil
 }
 
+// serve supervises the engine: it runs `chlocal engine` as a child process
+// in its own process group and starts it again when it exits without being
+// asked to (the embedded engine has been seen to exit on its own, silently,
+// under heavy load); each exit is logged with its status. SIGTERM or SIGINT
+// is passed on to the engine, and serve returns once it has exited. An
+// engine that exits within engineMinUptime of starting, engineMaxQuickExits
+// times in a row, is not started again.
 func serve(o options) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	args := []string{"engine", "-dir", o.dir, "-tcp-port", strconv.Itoa(o.tcpPort), "-http-port", strconv.Itoa(o.httpPort)}
+	if o.configFile != "" {
+		args = append(args, "-config-file", o.configFile)
+	}
+	// Pdeathsig fires when the thread that started the child exits: keep
+	// this goroutine on one thread for the life of the process.
+	runtime.LockOSThread()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	quick := 0
+	for {
+		cmd := exec.Command(self, args...)
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		// The engine dies with its supervisor (SIGKILL of the group, or of
+		// serve alone).
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		started := time.Now()
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("start engine: %w", err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		select {
+		case sig := <-sigs:
+			_ = cmd.Process.Signal(sig)
+			return <-exited
+		case err := <-exited:
+			up := time.Since(started).Round(time.Second)
+			fmt.Fprintf(os.Stderr, "%s chlocal: engine (pid %d) exited after %s without being stopped: %v\n",
+				time.Now().UTC().Format(time.RFC3339), cmd.Process.Pid, up, exitStatus(err))
+			if time.Since(started) < engineMinUptime {
+				quick++
+			} else {
+				quick = 0
+			}
+			if quick >= engineMaxQuickExits {
+				return fmt.Errorf("engine exited %d times within %s of starting; not restarting", quick, engineMinUptime)
+			}
+			select {
+			case <-sigs:
+				return nil
+			case <-time.After(time.Second):
+			}
+			fmt.Fprintf(os.Stderr, "%s chlocal: restarting the engine\n", time.Now().UTC().Format(time.RFC3339))
+		}
+	}
+}
+
+const (
+	engineMinUptime     = 30 * time.Second
+	engineMaxQuickExits = 3
+)
+
+// exitStatus describes how a process ended.
+func exitStatus(err error) string {
+	if err == nil {
+		return "exit status 0"
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return "killed by signal " + ws.Signal().String()
+		}
+	}
+	return err.Error()
+}
+
+// engine runs the ClickHouse engine in this process (or a clickhouse binary
+// when one is configured) until it exits.
+func engine(o options) error {
 	dataDir := filepath.Join(o.dir, "data") + "/"
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return err
@@ -276,9 +374,8 @@ func serve(o options) error {
 	}
 	args = append(args, "--query="+serveQuery)
 	if bin, ok := realBinary(); ok {
-		cmd := exec.Command(bin, append([]string{"local"}, args...)...)
-		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-		return cmd.Run()
+		// Become the clickhouse process: signals reach it directly.
+		return syscall.Exec(bin, append([]string{bin, "local"}, args...), os.Environ())
 	}
 	lib, err := ensureLib()
 	if err != nil {

@@ -55,6 +55,30 @@ func TestStartStatusStop(t *testing.T) {
 		t.Fatalf("status: %v\n%s", err, out)
 	}
 
+	// The engine runs as the supervisor's child; when it exits on its own
+	// (here: SIGKILL), the supervisor logs it and starts it again.
+	engine := enginePid(t, pid)
+	if err := syscall.Kill(engine, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill engine: %v", err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if v, err := o.query("SELECT 1", 2*time.Second); err == nil && v == "1" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("server not back within a minute after its engine was killed")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if e2 := enginePid(t, pid); e2 == engine {
+		t.Fatalf("engine pid unchanged (%d)", e2)
+	}
+	log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
+	if !strings.Contains(string(log), "exited after") || !strings.Contains(string(log), "killed by signal killed") {
+		t.Errorf("server.log does not record the engine's exit:\n%s", log)
+	}
+
 	if out, err := run("stop"); err != nil {
 		t.Fatalf("stop: %v\n%s", err, out)
 	}
@@ -72,4 +96,30 @@ func TestStartStatusStop(t *testing.T) {
 	if _, err := run("status"); err == nil {
 		t.Error("status succeeded with the server stopped")
 	}
+}
+
+// enginePid returns the pid of the supervisor's engine child (from
+// /proc/<pid>/task/*/children: the Go runtime may start it from any thread).
+func enginePid(t *testing.T, supervisor int) int {
+	t.Helper()
+	tasks, err := filepath.Glob("/proc/" + strconv.Itoa(supervisor) + "/task/*/children")
+	if err != nil || len(tasks) == 0 {
+		t.Fatalf("tasks of %d: %v", supervisor, err)
+	}
+	var f []string
+	for _, task := range tasks {
+		b, err := os.ReadFile(task)
+		if err != nil {
+			continue
+		}
+		f = append(f, strings.Fields(string(b))...)
+	}
+	if len(f) != 1 {
+		t.Fatalf("supervisor %d has children %q, want one engine", supervisor, f)
+	}
+	pid, err := strconv.Atoi(f[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
 }

@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -64,7 +65,7 @@ func New(t testing.TB) *DB {
 	defer cancel()
 	admin := connect(t, opts)
 	name := dbName(t.Name())
-	if err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+	if err := createDatabase(ctx, admin, name); err != nil {
 		t.Fatalf("chtest: create database %s: %v", name, err)
 	}
 	dbOpts := *opts
@@ -130,6 +131,25 @@ func ping(opts *clickhouse.Options) error {
 		pingErr = conn.Ping(ctx)
 	})
 	return pingErr
+}
+
+// createDatabase creates name, retrying while the server does not answer
+// (until ctx ends): the local server's supervisor restarts an engine that
+// exited within seconds (cmd/chlocal), and a test should not fail in that
+// window. A server error (an exception) is returned at once.
+func createDatabase(ctx context.Context, admin driver.Conn, name string) error {
+	for {
+		err := admin.Exec(ctx, "CREATE DATABASE "+name)
+		var exc *clickhouse.Exception
+		if err == nil || errors.As(err, &exc) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 func connect(t testing.TB, opts *clickhouse.Options) driver.Conn {
