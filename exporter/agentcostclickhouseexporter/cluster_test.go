@@ -28,7 +28,9 @@ const clusterConfig = `<clickhouse>
 
 // TestTwoShardCluster builds the cluster schema on two local servers and
 // writes through the Distributed table; totals read back through the
-// Distributed tables are exact and both shards hold rows.
+// Distributed tables are exact and both shards hold rows, also after the
+// same spans came again in other batch shapes (the stored-spans lookup
+// across shards).
 //
 // Limitation of the embedded engine (clickhouse-local in libchdb): it has no
 // ClickHouse Keeper, so ON CLUSTER fails with QUERY_IS_PROHIBITED ("Replicated
@@ -83,6 +85,12 @@ func TestTwoShardCluster(t *testing.T) {
 	td := traces(calls...)
 	require.NoError(t, e.pushTraces(ctx, td))
 	require.NoError(t, e.pushTraces(ctx, td), "a retried batch through the Distributed table")
+	// The same spans in other batch shapes (a replay re-batched, a client's
+	// resend): the stored-spans lookup runs through the Distributed keys
+	// table, whose batch keys travel to both shards as an external table.
+	require.NoError(t, e.pushTraces(ctx, traces(calls[:150]...)))
+	require.NoError(t, e.pushTraces(ctx, traces(calls[100:]...)))
+	assert.Equal(t, "400", scalar(t, c2, "SELECT toString(count()) FROM agentcost.cost_event_keys"), "keys of both shards")
 
 	assert.Equal(t, "400", scalar(t, c1, "SELECT toString(count()) FROM agentcost.cost_events"))
 	assert.Equal(t, "27021597764.222976", scalar(t, c2, "SELECT toString(total_cost) FROM agentcost.cost_events WHERE input_tokens = 9007199254740992"))
