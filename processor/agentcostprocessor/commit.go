@@ -264,7 +264,8 @@ func (p *agentcostProcessor) releaseExpired(ctx context.Context, now time.Time, 
 		// A permanent error will not go away: no retry.
 		dropped, droppedKeys := p.hold.retryLater(rel, final || permanent)
 		if len(droppedKeys) > 0 {
-			p.store.deleteKeys(ctx, droppedKeys, "drop")
+			// Not the caller's ctx: at shutdown it may be past its deadline.
+			p.store.deleteKeys(context.WithoutCancel(ctx), droppedKeys, "drop")
 		}
 		if dropped > 0 {
 			p.tb.AgentcostSpansDropped.Add(ctx, int64(dropped))
@@ -275,7 +276,7 @@ func (p *agentcostProcessor) releaseExpired(ctx context.Context, now time.Time, 
 		return fmt.Errorf("release %d held spans (%d dropped, %d kept for a retry): %w", n, dropped, n-dropped, err)
 	}
 	if p.store != nil {
-		p.store.delete(ctx, rel, "timed-out release")
+		p.store.delete(context.WithoutCancel(ctx), rel, "timed-out release")
 	}
 	p.tb.AgentcostSpansTimedOut.Add(ctx, int64(len(rel)))
 	p.tb.AgentcostSpansHeldCurrent.Add(ctx, -int64(len(rel)))

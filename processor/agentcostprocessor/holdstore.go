@@ -265,6 +265,10 @@ func (st *holdStore) deleteOps(ctx context.Context, ops []*storage.Operation, af
 // storage transaction. It returns the spans and the highest sequence number
 // found.
 func (st *holdStore) load(ctx context.Context) (spans []heldSpan, maxSeq uint64, corrupt int, err error) {
+	// A span can have two records: a refused batch whose record could not
+	// be deleted, then the client's accepted retry. The first record (the
+	// walk is in key order: the oldest) is kept, the others deleted.
+	seen := make(map[spanKey]struct{})
 	err = st.walker.Walk(ctx, func(key string, value []byte) ([]*storage.Operation, error) {
 		seq, ok := parseHeldKey(key)
 		var hs heldSpan
@@ -279,8 +283,14 @@ func (st *holdStore) load(ctx context.Context) (spans []heldSpan, maxSeq uint64,
 			st.logger.Warn("`hold.storage`: deleting a record that does not decode", zap.String("key", key), zap.Error(derr))
 			return []*storage.Operation{storage.DeleteOperation(key)}, nil
 		}
-		hs.key = seq
 		maxSeq = max(maxSeq, seq)
+		id := spanKey{hs.trace, heldSpanID(&hs)}
+		if _, dup := seen[id]; dup {
+			st.logger.Info("`hold.storage`: deleting a second record of a held span", zap.String("key", key))
+			return []*storage.Operation{storage.DeleteOperation(key)}, nil
+		}
+		seen[id] = struct{}{}
+		hs.key = seq
 		spans = append(spans, hs)
 		return nil, nil
 	})

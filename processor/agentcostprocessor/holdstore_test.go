@@ -436,6 +436,32 @@ func TestHoldStorageCorruptRecords(t *testing.T) {
 	assert.Equal(t, 1, r.next.delivered(3))
 }
 
+// TestHoldStorageDuplicateRecords: two records of one span (a refused
+// batch whose record could not be deleted, then the accepted retry) restore
+// one held span, and the second record is deleted.
+func TestHoldStorageDuplicateRecords(t *testing.T) {
+	ext := newFileStorage(t, t.TempDir())
+	c, err := ext.(storage.Extension).GetClient(context.Background(), component.KindProcessor, component.NewID(metadata.Type), holdStorageName)
+	require.NoError(t, err)
+	rec, err := encodeHeld(&heldSpan{td: chatTrace(1, 2, 1, ""), fallbackID: "svc"})
+	require.NoError(t, err)
+	require.NoError(t, c.Batch(context.Background(),
+		storage.SetOperation(heldKey(3), rec),
+		storage.SetOperation(heldKey(4), rec),
+	))
+	require.NoError(t, c.Close(context.Background()))
+
+	cfg := testConfig(t)
+	cfg.Hold.Wait = time.Hour
+	r := newStorageRig(t, cfg, newFlakyNext(0), nil, ext)
+	assert.EqualValues(t, 1, r.counter("agentcost_spans_restored"))
+	assert.Equal(t, []string{heldKey(3)}, r.records(t), "the first record kept, the second deleted")
+	require.NoError(t, r.p.ConsumeTraces(context.Background(), chatTrace(2, 3, 1, "")))
+	assert.Equal(t, []string{heldKey(3), heldKey(5)}, r.records(t), "the sequence continues above every key found")
+	require.NoError(t, r.p.Shutdown(context.Background()))
+	assert.Equal(t, 1, r.next.delivered(2), "the span is delivered once")
+}
+
 // noWalkStorage hands out clients that cannot list their records.
 type noWalkStorage struct{ storage.Extension }
 
