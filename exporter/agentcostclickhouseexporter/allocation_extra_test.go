@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -74,10 +73,7 @@ func TestAllocationOnTwoShards(t *testing.T) {
 	c1, c2 := s1.conn(), s2.conn()
 	ctx := context.Background()
 	o := schema.Options{Database: "agentcost", Cluster: "agentcost_test"}
-	for _, c := range []driver.Conn{c1, c2} {
-		_, err := schema.Migrate(ctx, c, o)
-		require.NoError(t, err)
-	}
+	migrateEachNode(t, o, c1, c2)
 	cfg := createDefaultConfig().(*Config)
 	cfg.Endpoint = "tcp://" + s1.addr()
 	cfg.ClusterName = "agentcost_test"

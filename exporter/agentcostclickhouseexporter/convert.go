@@ -169,6 +169,8 @@ type rows struct {
 	keyTimes  []time.Time
 	keyHashes []uint64
 	keyBuf    []byte
+	claimKeys []spanKey
+	claimed   chan struct{} // the inflight claim, until released
 }
 
 func (r *rows) len() int { return len(r.eventTime) }

@@ -34,7 +34,8 @@ type costExporter struct {
 
 	pool sync.Pool // *rows
 
-	noKeysWarned atomic.Bool // the missing keys table was logged
+	noKeysWarned atomic.Bool // an unusable stored-spans lookup was logged
+	inflight     inflight    // span keys of batches being looked up and inserted
 }
 
 func newExporter(cfg *Config, set exporter.Settings) (*costExporter, error) {
@@ -138,9 +139,10 @@ func (e *costExporter) pushTraces(ctx context.Context, td ptrace.Traces) error {
 	}
 	if e.cfg.SkipStoredSpans {
 		// A failed lookup is retried like a failed insert, never permanent;
-		// a missing keys table only disables the check (missingKeysTable).
+		// a lookup that cannot work only disables itself (lookupUnusable).
+		defer e.inflight.release(r)
 		n, err := e.skipStored(ctx, conn, r)
-		if err != nil && !e.missingKeysTable(err) {
+		if err != nil {
 			return err
 		}
 		if n > 0 {

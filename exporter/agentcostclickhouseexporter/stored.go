@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -64,6 +65,11 @@ func spanKeyHash(buf []byte, trace, span string) (uint64, []byte) {
 
 // skipStored removes from r the rows whose span is already stored or
 // repeats an earlier row of the batch, and returns how many it removed.
+// Before its lookup it claims the batch's keys (e.inflight), waiting for any
+// other batch of this exporter that carries one of them to finish its
+// insert; the caller releases the claim (e.inflight.release(r)) once its
+// insert has ended, whatever the outcome. When the lookup cannot be used
+// (lookupUnusable) the batch goes on without it.
 func (e *costExporter) skipStored(ctx context.Context, conn driver.Conn, r *rows) (int, error) {
 	n := r.len()
 	if r.seen == nil {
@@ -71,7 +77,7 @@ func (e *costExporter) skipStored(ctx context.Context, conn driver.Conn, r *rows
 	}
 	clear(r.seen)
 	r.drop = growBools(r.drop, n)
-	r.keyTimes, r.keyHashes = r.keyTimes[:0], r.keyHashes[:0]
+	r.keyTimes, r.keyHashes, r.claimKeys = r.keyTimes[:0], r.keyHashes[:0], r.claimKeys[:0]
 	removed := 0
 	var h uint64
 	for i := 0; i < n; i++ {
@@ -88,13 +94,21 @@ func (e *costExporter) skipStored(ctx context.Context, conn driver.Conn, r *rows
 		r.seen[k] = i
 		r.keyTimes = append(r.keyTimes, r.eventTime[i])
 		r.keyHashes = append(r.keyHashes, h)
+		r.claimKeys = append(r.claimKeys, k)
 	}
-	if len(r.keyHashes) > 0 {
-		stored, err := e.lookupStored(ctx, conn, r)
+	if len(r.claimKeys) > 0 {
+		done, err := e.inflight.claim(ctx, r.claimKeys)
 		if err != nil {
+			return 0, fmt.Errorf("wait for a batch with the same spans: %w", err)
+		}
+		r.claimed = done
+		stored, err := e.lookupStored(ctx, conn, r)
+		switch {
+		case err == nil:
+			removed += stored
+		case !e.lookupUnusable(err):
 			return 0, err
 		}
-		removed += stored
 	}
 	if removed > 0 {
 		r.compact()
@@ -199,22 +213,87 @@ func growBools(b []bool, n int) []bool {
 	return b
 }
 
-// missingKeysTable reports whether err says the keys table does not exist
-// (create_schema off and migration 0007 not applied). The batch is then
-// inserted without the check, so nothing is lost, and the first time an
-// error says why; the next batches look again, so applying the migration
-// turns the check back on.
-func (e *costExporter) missingKeysTable(err error) bool {
+// lookupUnusable reports whether err says the lookup can never work as
+// configured: the keys table is missing (create_schema off and migration
+// 0007 not applied), has another shape, or the user may not read it (an
+// error that classify would call permanent, or ACCESS_DENIED). The batch is
+// then inserted without the lookup, so nothing is lost, and the first time
+// an error says why; later batches try again, so fixing the schema or the
+// grants turns the lookup back on. Other errors (connection, timeout) fail
+// the batch, which exporterhelper retries.
+func (e *costExporter) lookupUnusable(err error) bool {
 	var exc *clickhouse.Exception
-	if !errors.As(err, &exc) || exc.Code != codeUnknownTable {
+	if !errors.As(err, &exc) {
+		return false
+	}
+	if _, permanent := permanentCodes[exc.Code]; !permanent && exc.Code != codeAccessDenied {
 		return false
 	}
 	if !e.noKeysWarned.Swap(true) {
-		e.logger.Error("skip_stored_spans: the keys table does not exist; inserting without looking up stored spans until it does (apply the schema migrations with create_schema: true, or set skip_stored_spans: false)",
-			zap.String("table", e.schema.Table(schema.KeysTable)), zap.Error(err))
+		e.logger.Error("skip_stored_spans: the stored-spans lookup fails; inserting without it until it works (apply the schema migrations with create_schema: true, grant SELECT on the keys table, or set skip_stored_spans: false)",
+			zap.String("table", e.schema.Table(schema.KeysTable)), zap.Int32("code", exc.Code), zap.Error(err))
 	}
 	return true
 }
 
-// codeUnknownTable is ClickHouse's UNKNOWN_TABLE error code.
-const codeUnknownTable = 60
+// codeAccessDenied is ClickHouse's ACCESS_DENIED error code.
+const codeAccessDenied = 497
+
+// inflight holds the span keys of this exporter's batches that are between
+// their lookup and the end of their insert. Two batches carrying the same
+// span (a client's resend beside its original, with two queue consumers)
+// would otherwise both look it up before either inserts it, and both write
+// it: the second waits for the first, then looks up.
+type inflight struct {
+	mu   sync.Mutex
+	keys map[spanKey]chan struct{}
+}
+
+// claim takes every key of keys for the caller, first waiting (without
+// holding any key, so two batches never wait for each other) until none is
+// held by another batch. The returned channel is passed to release.
+func (f *inflight) claim(ctx context.Context, keys []spanKey) (chan struct{}, error) {
+	for {
+		f.mu.Lock()
+		if f.keys == nil {
+			f.keys = make(map[spanKey]chan struct{})
+		}
+		var busy chan struct{}
+		for _, k := range keys {
+			if ch, ok := f.keys[k]; ok {
+				busy = ch
+				break
+			}
+		}
+		if busy == nil {
+			done := make(chan struct{})
+			for _, k := range keys {
+				f.keys[k] = done
+			}
+			f.mu.Unlock()
+			return done, nil
+		}
+		f.mu.Unlock()
+		select {
+		case <-busy:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// release gives back the keys r claimed, if it claimed any.
+func (f *inflight) release(r *rows) {
+	if r.claimed == nil {
+		return
+	}
+	f.mu.Lock()
+	for _, k := range r.claimKeys {
+		if f.keys[k] == r.claimed {
+			delete(f.keys, k)
+		}
+	}
+	f.mu.Unlock()
+	close(r.claimed)
+	r.claimed = nil
+}

@@ -2,6 +2,7 @@ package agentcostclickhouseexporter
 
 import (
 	"context"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -137,7 +138,48 @@ func TestSkipStoredSpansWithoutKeysTable(t *testing.T) {
 	assert.Equal(t, []string{"20"}, queryStrings(t, db.Conn, "SELECT toString(count()) FROM cost_events"),
 		"without the keys table the overlap is stored twice, and nothing is lost")
 	require.Equal(t, 1, logs.Len(), "one error, not one per batch")
-	assert.Contains(t, logs.All()[0].Message, "skip_stored_spans: the keys table does not exist")
+	assert.Contains(t, logs.All()[0].Message, "skip_stored_spans: the stored-spans lookup fails")
+	assert.EqualValues(t, 60, logs.All()[0].ContextMap()["code"], "UNKNOWN_TABLE")
+
+	// A keys table of another shape: the lookup fails for good
+	// (UNKNOWN_IDENTIFIER), and batches still go in.
+	require.NoError(t, db.Conn.Exec(ctx, "CREATE TABLE "+o.Table(schema.KeysTable)+" (`x` UInt8) ENGINE = MergeTree ORDER BY `x`"))
+	require.NoError(t, e.pushTraces(ctx, traces(overlapCalls(100, 110)...)))
+	assert.Equal(t, []string{"30"}, queryStrings(t, db.Conn, "SELECT toString(count()) FROM cost_events"))
+	assert.Equal(t, 1, logs.Len(), "still one error")
+}
+
+// TestSkipStoredSpansConcurrentBatches: two consumers push batches that
+// share spans at the same moment (a client's resend beside its original);
+// each span is stored once: the second batch waits for the first one's
+// insert before its lookup.
+func TestSkipStoredSpansConcurrentBatches(t *testing.T) {
+	db := chtest.New(t)
+	e := startDirect(t, testConfig(db))
+	ctx := context.Background()
+	const workers, rounds = 2, 10
+	errs := make(chan error, workers*rounds)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < rounds; i++ {
+				// Round i of both workers: spans i*300 .. i*300+499,
+				// in other batch shapes (worker 1 starts 100 later).
+				lo := i*300 + w*100
+				errs <- e.pushTraces(ctx, traces(overlapCalls(lo, lo+400)...))
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	// Spans 0 .. 9*300+499 = 3199, each once.
+	assert.Equal(t, []string{"3200\t3200"}, queryStrings(t, db.Conn, "SELECT toString(count()), toString(uniqExact(trace_id, span_id)) FROM cost_events"))
+	assert.Empty(t, e.inflight.keys, "every claim released")
 }
 
 // TestStoredSpansQuery pins the lookup's SQL.

@@ -673,3 +673,12 @@ CREATE TABLE IF NOT EXISTS `agentcost`.`cost_event_keys` ON CLUSTER `prod`
 AS `agentcost`.`cost_event_keys_local`
 ENGINE = Distributed('prod', 'agentcost', 'cost_event_keys_local', `span_key`);
 
+-- The spans stored before this migration whose event_time is in the last 7
+-- days get their keys too, so that a queue replaying requests written by an
+-- earlier version right after the upgrade is recognised. (Two collectors
+-- migrating at once may both copy them: a key stored twice changes nothing.)
+INSERT INTO `agentcost`.`cost_event_keys` (`event_time`, `span_key`)
+SELECT `event_time`, cityHash64(concat(`trace_id`, `span_id`))
+FROM `agentcost`.`cost_events`
+WHERE `event_time` >= now64(9) - INTERVAL 7 DAY AND `trace_id` != '' AND `span_id` != '';
+

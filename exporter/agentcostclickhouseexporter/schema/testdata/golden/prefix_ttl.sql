@@ -641,3 +641,12 @@ AS SELECT
     cityHash64(concat(`trace_id`, `span_id`)) AS `span_key`
 FROM `finops`.`acme_cost_events`;
 
+-- The spans stored before this migration whose event_time is in the last 7
+-- days get their keys too, so that a queue replaying requests written by an
+-- earlier version right after the upgrade is recognised. (Two collectors
+-- migrating at once may both copy them: a key stored twice changes nothing.)
+INSERT INTO `finops`.`acme_cost_event_keys` (`event_time`, `span_key`)
+SELECT `event_time`, cityHash64(concat(`trace_id`, `span_id`))
+FROM `finops`.`acme_cost_events`
+WHERE `event_time` >= now64(9) - INTERVAL 7 DAY AND `trace_id` != '' AND `span_id` != '';
+
