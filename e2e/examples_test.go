@@ -163,6 +163,7 @@ func TestExampleConfigsValidateWithBinary(t *testing.T) {
 	for _, f := range []string{
 		"examples/demo/config.yaml", "examples/production/config.yaml",
 		"examples/persistent-queue/config.yaml", "examples/multi-replica/tier2-agentcost.yaml",
+		"loadtest/durable.yaml",
 	} {
 		cmd := exec.Command(bin, "validate", "--config", f)
 		cmd.Dir = repoRoot(t)
