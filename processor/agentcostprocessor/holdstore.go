@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -48,8 +49,12 @@ const holdStorageName = "hold"
 // number as 16 hex digits.
 const heldKeyPrefix = "held/"
 
-// heldRecordVersion is the first byte of every record.
-const heldRecordVersion byte = 1
+// heldRecordVersion is the first byte of every record written;
+// heldRecordV1 records (without the arrival time) are still read.
+const (
+	heldRecordVersion byte = 2
+	heldRecordV1      byte = 1
+)
 
 // heldKey is the storage key of the record with sequence number seq.
 func heldKey(seq uint64) string {
@@ -74,15 +79,19 @@ func parseHeldKey(key string) (uint64, bool) {
 	return seq, true
 }
 
-// encodeHeld is the record of a held span (format version 1):
+// encodeHeld is the record of a held span (format version 2):
 //
-//	version byte (1)
+//	version byte (2)
 //	identity status byte
+//	arrival: uvarint Unix nanoseconds of the processor's clock when the
+//	  span was received (0: unknown)
 //	5 strings, each a uvarint length then the bytes: fallback agent id,
 //	  agent id, agent name, agent version, root agent id
 //	the span as received: the OTLP protobuf of its one-span ptrace.Traces
 //
-// The trace and parent ids are read back from the span itself.
+// Version 1 (written before the arrival was kept) is the same without the
+// arrival; decodeHeld reads both. The trace and parent ids are read back
+// from the span itself.
 func encodeHeld(hs *heldSpan) ([]byte, error) {
 	var m ptrace.ProtoMarshaler
 	span, err := m.MarshalTraces(hs.td)
@@ -90,12 +99,17 @@ func encodeHeld(hs *heldSpan) ([]byte, error) {
 		return nil, fmt.Errorf("encode held span: %w", err)
 	}
 	strs := [...]string{hs.fallbackID, hs.ident.agent.id, hs.ident.agent.name, hs.ident.agent.version, hs.ident.root}
-	n := 2 + len(span)
+	n := 2 + binary.MaxVarintLen64 + len(span)
 	for _, s := range strs {
 		n += binary.MaxVarintLen64 + len(s)
 	}
 	b := make([]byte, 0, n)
 	b = append(b, heldRecordVersion, hs.ident.status)
+	var arrived uint64
+	if !hs.arrived.IsZero() && hs.arrived.UnixNano() > 0 {
+		arrived = uint64(hs.arrived.UnixNano())
+	}
+	b = binary.AppendUvarint(b, arrived)
 	for _, s := range strs {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
@@ -113,7 +127,8 @@ func decodeHeld(b []byte) (heldSpan, error) {
 	if len(b) < 2 {
 		return hs, fmt.Errorf("%w: %d bytes", errBadRecord, len(b))
 	}
-	if b[0] != heldRecordVersion {
+	version := b[0]
+	if version != heldRecordV1 && version != heldRecordVersion {
 		return hs, fmt.Errorf("%w: unknown version %d", errBadRecord, b[0])
 	}
 	if b[1] > statusFallback {
@@ -121,6 +136,16 @@ func decodeHeld(b []byte) (heldSpan, error) {
 	}
 	hs.ident.status = b[1]
 	b = b[2:]
+	if version >= 2 {
+		ns, w := binary.Uvarint(b)
+		if w <= 0 || ns > math.MaxInt64 {
+			return hs, fmt.Errorf("%w: arrival time", errBadRecord)
+		}
+		if ns > 0 {
+			hs.arrived = time.Unix(0, int64(ns)).UTC()
+		}
+		b = b[w:]
+	}
 	var strs [5]string
 	for i := range strs {
 		n, w := binary.Uvarint(b)

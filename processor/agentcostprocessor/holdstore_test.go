@@ -2,6 +2,7 @@ package agentcostprocessor
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"sort"
 	"sync"
@@ -460,6 +461,57 @@ func TestHoldStorageDuplicateRecords(t *testing.T) {
 	assert.Equal(t, []string{heldKey(3), heldKey(5)}, r.records(t), "the sequence continues above every key found")
 	require.NoError(t, r.p.Shutdown(context.Background()))
 	assert.Equal(t, 1, r.next.delivered(2), "the span is delivered once")
+}
+
+// TestHoldStorageArrivalTimeSurvivesCrash: a held span without start and
+// end time is priced at the processor's clock when it arrived, also when it
+// is released by the next process after a crash, so that a second release
+// prices and stores it at the same time as the first would have.
+func TestHoldStorageArrivalTimeSurvivesCrash(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t)
+	cfg.Hold.Wait = time.Hour
+	first := newStorageRig(t, cfg, newFlakyNext(0), nil, newFileStorage(t, dir))
+	sent := chatTrace(1, 2, 1, "")
+	sent.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).SetStartTimestamp(0)
+	before := time.Now()
+	require.NoError(t, first.p.ConsumeTraces(context.Background(), sent)) // held
+	after := time.Now()
+	first.crash(t)
+	time.Sleep(20 * time.Millisecond) // the release happens measurably later
+
+	next := &recordingNext{flakyNext: newFlakyNext(0)}
+	second := newStorageRig(t, cfg, next.flakyNext, next, newFileStorage(t, dir))
+	require.NoError(t, second.p.ConsumeTraces(context.Background(), invokeAgentTrace(1, 1)))
+	released := time.Now()
+	require.NoError(t, second.p.Shutdown(context.Background()))
+	got := next.span(t, 2).Attributes().AsRaw()
+	assert.Equal(t, attrs.PricingTimeProcessing, got[attrs.PricingTimeSource])
+	at, ok := got[attrs.PricingTime].(int64)
+	require.True(t, ok, "%v", got[attrs.PricingTime])
+	assert.GreaterOrEqual(t, at, before.UnixNano())
+	assert.LessOrEqual(t, at, after.UnixNano(), "priced at its arrival in the first process, not at the release (%d)", released.UnixNano())
+}
+
+// TestHeldRecordVersion1 reads a record written before the arrival time was
+// kept (format version 1): the span comes back without an arrival.
+func TestHeldRecordVersion1(t *testing.T) {
+	hs := heldSpan{td: chatTrace(1, 2, 1, ""), fallbackID: "svc", ident: identity{agent: agentRef{id: "a"}, root: "r", status: statusInherited}}
+	var m ptrace.ProtoMarshaler
+	span, err := m.MarshalTraces(hs.td)
+	require.NoError(t, err)
+	b := []byte{heldRecordV1, statusInherited}
+	for _, s := range []string{"svc", "a", "", "", "r"} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	got, err := decodeHeld(append(b, span...))
+	require.NoError(t, err)
+	assert.Equal(t, "svc", got.fallbackID)
+	assert.Equal(t, "a", got.ident.agent.id)
+	assert.Equal(t, "r", got.ident.root)
+	assert.True(t, got.arrived.IsZero())
+	assert.Equal(t, pcommon.SpanID{7: 2}, heldSpanID(&got))
 }
 
 // noWalkStorage hands out clients that cannot list their records.

@@ -58,6 +58,9 @@ type spanInfo struct {
 	// rootPending: own identity, ancestry incomplete in the batch.
 	rootPending bool
 	up          walkResult
+	// arrived is a held span's arrival (zero for the batch's own spans):
+	// its pricing time when it has no start and end time.
+	arrived time.Time
 }
 
 type resInfo struct{ fallbackID string }
@@ -265,6 +268,10 @@ type heldSpan struct {
 	// way downstream (0 once committed): such a span is neither released
 	// nor expired, and goes away if downstream refuses the batch.
 	txn uint64
+	// arrived is when the processor received the span (its clock): the
+	// pricing time of a span without start and end time, so that a span
+	// released again after a crash is priced, and stored, at the same time.
+	arrived time.Time
 	// failedSince is when a release of this span was first refused
 	// downstream (zero when none was).
 	failedSince time.Time
@@ -393,6 +400,7 @@ func (h *holder) process(sc *scratch, td ptrace.Traces) (released []heldSpan, he
 			deadline:   now.Add(h.wait),
 			fallbackID: sc.res[s.res].fallbackID,
 			txn:        h.gen,
+			arrived:    now,
 		}
 		if h.durable {
 			h.seq++

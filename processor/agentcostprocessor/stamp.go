@@ -255,8 +255,11 @@ func (p *agentcostProcessor) finish(ctx context.Context, s *spanInfo, res *resIn
 	} else if ts := s.span.EndTimestamp(); ts != 0 {
 		at, st.timeSource = ts.AsTime(), attrs.PricingTimeEnd
 	} else {
-		at, st.timeSource = time.Now().UTC(), attrs.PricingTimeProcessing
-		st.pricedAt = at.UnixNano()
+		at = s.arrived.UTC()
+		if s.arrived.IsZero() {
+			at = time.Now().UTC()
+		}
+		st.timeSource, st.pricedAt = attrs.PricingTimeProcessing, at.UnixNano()
 	}
 
 	var o outcome
@@ -479,7 +482,7 @@ func (p *agentcostProcessor) finishHeld(ctx context.Context, hs *heldSpan, td pt
 	var s spanInfo
 	s.span, s.scope = ss.Spans().At(0), ss.Scope().Name()
 	p.fillSpan(&s, s.span)
-	s.ident = hs.ident
+	s.ident, s.arrived = hs.ident, hs.arrived
 	res := resInfo{fallbackID: hs.fallbackID}
 	w := new(attrWriter)
 	var buf []byte
