@@ -458,9 +458,9 @@ func appendID(dst, id []byte, empty bool) []byte {
 func (r *rows) finish() {
 	all := string(r.ids)
 	n := r.len()
-	r.traceID = growStrings(r.traceID, n)
-	r.spanID = growStrings(r.spanID, n)
-	r.parentSpanID = growStrings(r.parentSpanID, n)
+	r.traceID = resize(r.traceID, n)
+	r.spanID = resize(r.spanID, n)
+	r.parentSpanID = resize(r.parentSpanID, n)
 	pos := 0
 	next := func() string {
 		l := int(all[pos])
@@ -475,9 +475,11 @@ func (r *rows) finish() {
 	}
 }
 
-func growStrings(s []string, n int) []string {
+// resize returns s with length n, reusing its array when large enough;
+// the elements are not cleared (callers overwrite or clear them).
+func resize[T any](s []T, n int) []T {
 	if cap(s) < n {
-		return make([]string, n)
+		return make([]T, n)
 	}
 	return s[:n]
 }

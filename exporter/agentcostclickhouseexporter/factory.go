@@ -69,7 +69,13 @@ func createTracesExporter(ctx context.Context, set exporter.Settings, cfg compon
 	if err != nil {
 		return nil, err
 	}
-	return exporterhelper.NewTraces(ctx, set, cfg, e.pushTraces,
+	return wrapTraces(ctx, set, c, e, e.pushTraces)
+}
+
+// wrapTraces puts push (e.pushTraces, or a test's wrapper of it) behind
+// exporterhelper's queue, batching, retry and timeout as configured.
+func wrapTraces(ctx context.Context, set exporter.Settings, c *Config, e *costExporter, push consumer.ConsumeTracesFunc) (exporter.Traces, error) {
+	return exporterhelper.NewTraces(ctx, set, c, push,
 		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
 		exporterhelper.WithStart(e.start),
 		exporterhelper.WithShutdown(e.shutdown),

@@ -12,9 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/exporter"
-	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/extension"
 	"go.opentelemetry.io/collector/extension/extensiontest"
@@ -88,14 +86,7 @@ func TestReplayedRequestsRebatched(t *testing.T) {
 				e, err := newExporter(cfg, set)
 				require.NoError(t, err)
 				cp := &crashingPush{e: e, crashed: make(chan struct{}), release: make(chan struct{})}
-				exp, err := exporterhelper.NewTraces(context.Background(), set, cfg, cp.push,
-					exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
-					exporterhelper.WithStart(e.start),
-					exporterhelper.WithShutdown(e.shutdown),
-					exporterhelper.WithTimeout(cfg.TimeoutConfig),
-					exporterhelper.WithQueue(cfg.QueueConfig),
-					exporterhelper.WithRetry(cfg.BackOffConfig),
-				)
+				exp, err := wrapTraces(context.Background(), set, cfg, e, cp.push)
 				require.NoError(t, err)
 				host := &storageHost{ext: map[component.ID]component.Component{storageID: ext}}
 				require.NoError(t, exp.Start(context.Background(), host))

@@ -76,7 +76,8 @@ func (e *costExporter) skipStored(ctx context.Context, conn driver.Conn, r *rows
 		r.seen = make(map[spanKey]int, n)
 	}
 	clear(r.seen)
-	r.drop = growBools(r.drop, n)
+	r.drop = resize(r.drop, n)
+	clear(r.drop)
 	r.keyTimes, r.keyHashes, r.claimKeys = r.keyTimes[:0], r.keyHashes[:0], r.claimKeys[:0]
 	removed := 0
 	var h uint64
@@ -202,15 +203,6 @@ func compactSlice[T any](s []T, drop []bool) []T {
 	}
 	clear(s[len(kept):])
 	return kept
-}
-
-func growBools(b []bool, n int) []bool {
-	if cap(b) < n {
-		return make([]bool, n)
-	}
-	b = b[:n]
-	clear(b)
-	return b
 }
 
 // lookupUnusable reports whether err says the lookup can never work as

@@ -629,14 +629,7 @@ func TestHoldStorageRecordsIdentityFound(t *testing.T) {
 	ext := newFileStorage(t, dir)
 	r := newStorageRig(t, cfg, newFlakyNext(0), nil, ext)
 	require.NoError(t, r.p.ConsumeTraces(context.Background(), chatTrace(1, 2, 5, ""))) // held
-	td := invokeAgentTrace(1, 1)
-	td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).SetParentSpanID(pcommon.SpanID{7: 9}) // never arrives
-	plain := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().AppendEmpty()
-	plain.SetName("http handler")
-	plain.SetTraceID(pcommon.TraceID{15: 1})
-	plain.SetSpanID(pcommon.SpanID{7: 5})
-	plain.SetParentSpanID(pcommon.SpanID{7: 1})
-	require.NoError(t, r.p.ConsumeTraces(context.Background(), td)) // still held: the top is missing
+	require.NoError(t, r.p.ConsumeTraces(context.Background(), agentBelowMissingTop())) // still held: the top is missing
 	r.next.setFail(-1)
 	calls := func() int {
 		r.next.mu.Lock()

@@ -322,6 +322,20 @@ func TestRefusedBatchCountedOnce(t *testing.T) {
 	assert.Zero(t, r.charges(), "unpriced: nothing to charge")
 }
 
+// agentBelowMissingTop is trace 1's agent span (span 1, agent "a") below a
+// parent (span 9) that never arrives, and a plain span 5 below the agent:
+// the ancestry of chatTrace(1, 2, 5, "") without the trace's top.
+func agentBelowMissingTop() ptrace.Traces {
+	td := invokeAgentTrace(1, 1)
+	td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).SetParentSpanID(pcommon.SpanID{7: 9}) // never arrives
+	plain := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().AppendEmpty()
+	plain.SetName("http handler")
+	plain.SetTraceID(pcommon.TraceID{15: 1})
+	plain.SetSpanID(pcommon.SpanID{7: 5})
+	plain.SetParentSpanID(pcommon.SpanID{7: 1})
+	return td
+}
+
 // A timed-out span retried after a refused send keeps the identity its
 // ancestry gave it: here through a plain span that only the held trace
 // remembers (the agent span arrived, the trace's top never did).
@@ -330,15 +344,8 @@ func TestTimedOutRetryKeepsIdentity(t *testing.T) {
 	cfg.Hold.Wait = 300 * time.Millisecond
 	r := newRetryRig(t, cfg, newFlakyNext(0))
 	require.NoError(t, r.p.ConsumeTraces(context.Background(), chatTrace(1, 2, 5, ""))) // held
-	td := invokeAgentTrace(1, 1)
-	td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).SetParentSpanID(pcommon.SpanID{7: 9}) // never arrives
-	plain := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().AppendEmpty()
-	plain.SetName("http handler")
-	plain.SetTraceID(pcommon.TraceID{15: 1})
-	plain.SetSpanID(pcommon.SpanID{7: 5})
-	plain.SetParentSpanID(pcommon.SpanID{7: 1})
-	require.NoError(t, r.p.ConsumeTraces(context.Background(), td)) // still held: the top is missing
-	r.next.setFail(2)                                               // the first two timed-out sends
+	require.NoError(t, r.p.ConsumeTraces(context.Background(), agentBelowMissingTop())) // still held: the top is missing
+	r.next.setFail(2)                                                                   // the first two timed-out sends
 	require.Eventually(t, func() bool { return r.next.delivered(2) == 1 }, 5*time.Second, 5*time.Millisecond)
 	require.NoError(t, r.p.Shutdown(context.Background()))
 	r.next.mu.Lock()
